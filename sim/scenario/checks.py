@@ -134,10 +134,10 @@ def cross_check(s: Scenario) -> list[Problem]:
         use_end = cp.use_end or c.end
         if claim_start >= use_end:
             c.add(
-                (*loc, "use_end"),
-                f"the use window ends ({use_end}) before the claim window opens ({claim_start}); "
+                (*loc, "claim_start"),
+                f"the claim window opens ({claim_start}) after the use window ends ({use_end}); "
                 "the coupon could never be used",
-                use_end.isoformat(),
+                claim_start.isoformat(),
             )
         c.names((*loc, "segments"), cp.segments, c.segments, "segment")
         c.names((*loc, "categories"), cp.categories, c.categories, "category")

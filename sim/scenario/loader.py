@@ -263,7 +263,7 @@ def parse_value(text: str) -> Any:
 
 def apply_override(data: dict[str, Any], origin: _Origin, key: str, value: Any) -> None:
     """Set ``key`` (a dotted path) to ``value`` in raw scenario data, in place."""
-    label = f"{SET_ORIGIN} {key}"
+    label = SET_ORIGIN
     try:
         parts = parse_path(key)
     except ValueError as exc:
