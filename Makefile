@@ -1,0 +1,38 @@
+# promosim: everything a fresh machine needs, from Python >= 3.11 and make.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-all lint reference bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "promosim needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,cluster]"
+	touch $(STAMP)
+
+## demo: install, then validate and show the bundled Double 11 baseline
+demo: $(STAMP)
+	$(BIN)/promosim validate scenarios/*.toml
+	$(BIN)/promosim show scenarios/double11_baseline.toml
+
+## test: install, then run the test suite (slow tests excluded; see test-all)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m ""
+
+lint: $(STAMP)
+	$(BIN)/ruff check sim tests benchmarks
+	$(BIN)/ruff format --check sim tests benchmarks
+	$(BIN)/mypy
+
+## reference: regenerate docs/scenario-reference.md from the models
+reference: $(STAMP)
+	$(BIN)/promosim keys --out docs/scenario-reference.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,89 @@
+"""The command line: exit codes, messages, nothing written on error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.scenario.reference import reference_markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def test_version():
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.stdout.startswith("promosim ")
+
+
+def test_validate_bundled_scenarios():
+    files = sorted(str(p) for p in (ROOT / "scenarios").glob("*.toml"))
+    assert len(files) >= 4
+    r = runner.invoke(app, ["validate", *files])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.count("ok: ") == len(files)
+
+
+def test_validate_reports_every_file_and_exits_2(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'base = "{ROOT / "scenarios" / "smoke.toml"}"\n[population]\nshoppers = -1\n')
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[campaign\nname = 1\n")
+    r = runner.invoke(app, ["validate", str(bad), str(broken), str(tmp_path / "missing.toml")])
+    assert r.exit_code == 2
+    err = r.stderr
+    assert "bad.toml: population.shoppers:" in err
+    assert "broken.toml: not valid TOML" in err
+    assert "missing.toml: file not found" in err
+    assert "Traceback" not in r.output + err
+
+
+def test_show_summary(smoke_path):
+    r = runner.invoke(app, ["show", str(smoke_path), "--set", "campaign.name=Renamed"])
+    assert r.exit_code == 0, r.output
+    for word in ("Renamed", "Calendar", "Mechanics", "threshold", "Budget", "Capacity"):
+        assert word in r.stdout
+
+
+def test_show_bad_override_exits_2(smoke_path):
+    r = runner.invoke(app, ["show", str(smoke_path), "--set", "promotions.flash[phone].stock=-3"])
+    assert r.exit_code == 2
+    assert "--set: promotions.flash[0].stock" in r.stderr
+
+
+def test_keys_writes_atomically(tmp_path):
+    out = tmp_path / "ref.md"
+    r = runner.invoke(app, ["keys", "--out", str(out)])
+    assert r.exit_code == 0
+    assert out.read_text() == reference_markdown()
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_committed_reference_is_current():
+    committed = (ROOT / "docs" / "scenario-reference.md").read_text()
+    assert committed == reference_markdown(), "run `make reference` to regenerate the key reference"
+
+
+def test_reference_lists_every_key():
+    text = reference_markdown()
+    for key in ("`deposit_value`", "`price_cut`", "`limit_per_shopper`", "`half_saturation`"):
+        assert key in text
+
+
+def test_console_script_exit_code_without_traceback(tmp_path):
+    bad = tmp_path / "x.toml"
+    bad.write_text("campaign = 3\n")
+    exe = Path(sys.executable).parent / "promosim"
+    r = subprocess.run([str(exe), "validate", str(bad)], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and "x.toml" in r.stderr
+
+
+@pytest.mark.parametrize("args", [["validate"], ["show"], ["nonsense"]])
+def test_usage_errors_exit_2(args):
+    assert runner.invoke(app, args).exit_code == 2
