@@ -138,6 +138,7 @@ class CalendarTables:
     peak_end: float
     traffic: np.ndarray  # float64 [H]: mean intensity multiplier of each hour
     minute_intensity: np.ndarray  # float64 [H*60]: intensity per minute (spikes included)
+    minute_spike: np.ndarray  # bool [H*60]: an hour-mark spike is on
     category_profile: np.ndarray  # int16 [H]: index into category tables
     category_prob: np.ndarray  # float64 [P, C]: basket category probabilities per profile
     category_alias_prob: np.ndarray  # float64 [P, C]
@@ -441,6 +442,7 @@ class _Compiler:
             peak_end=clk.to_hours(cal.phases[peak].end),
             traffic=_ro(traffic_mean),
             minute_intensity=_ro(minute),
+            minute_spike=_ro(spike > 1.0),
             category_profile=_ro(cat_profile),
             category_prob=_ro(cat_prob),
             category_alias_prob=_ro(np.vstack([t[0] for t in tables])),

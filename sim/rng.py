@@ -54,7 +54,7 @@ def stream_keys(seed: int, replicate: int) -> np.ndarray:
     )
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def mix64(z: uint64) -> uint64:
     """SplitMix64's finaliser (a bijection of 64-bit integers)."""
     z = (z ^ (z >> np.uint64(30))) * _M1
@@ -62,38 +62,38 @@ def mix64(z: uint64) -> uint64:
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def shopper_key(stream: uint64, shopper: int) -> uint64:
     """Per-shopper key; distinct shoppers get distinct keys (a bijection of the index)."""
     # casts: a key passed from Python arrives as int64, and int64 + uint64 is float64 in numba
     return mix64(np.uint64(stream) ^ (np.uint64(shopper) * _SHOPPER))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def bits(key: uint64, counter: int) -> uint64:
     """64 random bits: draw ``counter`` of the SplitMix64 sequence seeded with ``key``."""
     return mix64(np.uint64(key) + (np.uint64(counter) + np.uint64(1)) * GAMMA)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def uniform(key: uint64, counter: int) -> float:
     """Uniform on [0, 1) with 53 random bits."""
     return float(bits(key, counter) >> np.uint64(11)) * _TO_UNIT
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def uniform_open(key: uint64, counter: int) -> float:
     """Uniform on (0, 1]."""
     return (float(bits(key, counter) >> np.uint64(11)) + 1.0) * _TO_UNIT
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def exponential(key: uint64, counter: int) -> float:
     """Exponential with mean 1 (inversion)."""
     return -math.log(uniform_open(key, counter))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def normal(key: uint64, counter: int) -> float:
     """Standard normal (Box-Muller, from draws ``counter`` and ``counter + 1``)."""
     u1 = uniform_open(key, counter)
@@ -101,7 +101,7 @@ def normal(key: uint64, counter: int) -> float:
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def poisson_small(key: uint64, counter: int, mean: float) -> int:
     """Poisson by inversion from one uniform; meant for small means (< 30)."""
     u = uniform(key, counter)
@@ -115,7 +115,7 @@ def poisson_small(key: uint64, counter: int, mean: float) -> int:
     return k
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def alias_draw(key: uint64, counter: int, prob: np.ndarray, alias: np.ndarray) -> int:
     """Categorical draw from an alias table (one uniform: column and coin from its bits)."""
     n = prob.shape[0]

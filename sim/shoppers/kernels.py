@@ -1,0 +1,1180 @@
+"""numba kernels of the shopper model (private: arrays in, state and counters updated).
+
+One epoch (an hour) of the campaign:
+
+1. :func:`epoch_kernel`, parallel over fixed chunks of shoppers. Each shopper
+   processes its events in the epoch in time order: cart-recall returns and
+   visit candidates. A candidate at time t comes from the segment's majorant
+   intensity (inverted from the cumulative table) and is accepted with
+   probability (the shopper's own intensity) / (majorant): Lewis-Shedler
+   thinning. An accepted candidate is a session (:func:`_session`).
+2. :func:`settle`, sequential: contested actions of the epoch (limited coupon
+   claims, flash-slot attempts, first-N privileges) in (time, shopper) order.
+
+Counts and money (in integer cents) are added into per-chunk rows and summed
+by the caller; integer sums do not depend on the order, so results are
+bit-identical for any thread count or chunk size. Every random draw is
+``uniform(key of (stream, shopper), counter)`` with counters fixed by purpose
+(see :mod:`sim.shoppers.tables`), so the same decision draws the same number in
+two scenarios run with the same seed.
+
+The decision model is described in docs/model.md; :mod:`sim.shoppers.reference`
+implements the same logic in plain Python.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from sim import rng as R
+from sim.rng import ACCEPT, DECIDE, INIT, RECALL, SETTLE, VISIT
+from sim.shoppers.tables import (
+    CH_LIFT,
+    CH_REACH,
+    CP_CATEGORY,
+    CP_CLAIM_END,
+    CP_CLAIM_START,
+    CP_CLAIMABLE,
+    CP_FACE,
+    CP_LIMITED,
+    CP_MIN,
+    CP_NEW_ONLY,
+    CP_PER_SHOPPER,
+    CP_STACKS,
+    CP_USE_END,
+    CP_USE_START,
+    CT_COGS,
+    CT_PC_CATS,
+    CT_PRE_CATS,
+    CT_PRICE_INDEX,
+    CT_Q_CATS,
+    CT_RETURN_MULT,
+    CT_TH_CATS,
+    D_BASKET,
+    D_BUNDLE,
+    D_BUY,
+    D_CART,
+    D_CATEGORY,
+    D_CLAIM,
+    D_CONSOLATION,
+    D_DEFER,
+    D_FISSION,
+    D_FISSION_NEW,
+    D_FLASH,
+    D_INSTALMENT,
+    D_LOTTERY,
+    D_PAD,
+    D_PAY,
+    D_PRESALE,
+    D_RECALL,
+    D_RETURN,
+    D_TAIL,
+    D_TASK,
+    D_UNITS,
+    F_CONVERTED,
+    F_DORMANT,
+    F_MEMBER,
+    F_VISITED,
+    FL_CAT,
+    FL_CLOSE,
+    FL_LIMIT,
+    FL_LIST,
+    FL_OPEN,
+    FL_PRICE,
+    FL_SERIES,
+    FL_UTILITY,
+    FN_DISC,
+    FN_END,
+    FN_MAX_OFF,
+    FN_START,
+    FN_UTILITY,
+    GF_KIND,
+    GF_MIN,
+    GF_TAKE_UP,
+    GF_UTILITY,
+    GF_VALUE,
+    GUIDE,
+    HR_CAT_PROFILE,
+    HR_COUNTDOWN,
+    HR_DEPTH,
+    HR_DEPTH_AHEAD,
+    HR_ENV_PEAK,
+    HR_ENV_SPEND,
+    HR_ENV_TASK,
+    HR_FI_ACTIVE,
+    HR_IN_ACTIVE,
+    HR_IS_PEAK,
+    HR_MB_ACTIVE,
+    HR_PC_ACTIVE,
+    HR_PT_ACTIVE,
+    HR_Q_ACTIVE,
+    HR_TH_ACTIVE,
+    INIT_ACTIVITY,
+    INIT_CHANNEL,
+    INIT_DORMANT,
+    INIT_MEMBER,
+    INIT_MESSAGE,
+    INIT_REGION,
+    INIT_SEGMENT,
+    M_BUNDLE,
+    M_COUPON,
+    M_ENVELOPE,
+    M_FIRST_N,
+    M_FLASH,
+    M_GIFT,
+    M_INSTALMENTS,
+    M_LOTTERY,
+    M_MEMBER,
+    M_POINTS,
+    M_PRESALE,
+    M_PRICE_CUT,
+    M_QUANTITY,
+    M_RUSH,
+    M_THRESHOLD,
+    MS_COUPON,
+    MS_DORMANT_ONLY,
+    MS_LIFT,
+    MS_LIFT_END,
+    MS_REACH,
+    MS_SEND,
+    MS_WAKE,
+    NM,
+    PEND_CLAIM,
+    PEND_FIRST_N,
+    PEND_FLASH,
+    PEND_NONE,
+    PRICE_MECHANISMS,
+    QT_DISC,
+    QT_UNITS,
+    SC_CONSOLATION,
+    SC_DEFER_MARGIN,
+    SC_ENV_GROWTH,
+    SC_ENV_INITIAL,
+    SC_ENV_MAX,
+    SC_ENV_MIN_SPEND,
+    SC_ENV_TASK_PROB,
+    SC_FATIGUE_HOURS,
+    SC_FI_COUPON,
+    SC_FI_NEW_RATE,
+    SC_FI_PARTICIPATION,
+    SC_FLASH_URGENCY,
+    SC_IN_FEE,
+    SC_IN_MIN,
+    SC_IN_TAKE_UP,
+    SC_IN_UTILITY,
+    SC_K_COUPON,
+    SC_K_DEPTH,
+    SC_K_IMPULSE,
+    SC_K_PRICE,
+    SC_K_PROMISE,
+    SC_K_RETURN_DEPTH,
+    SC_K_SATED,
+    SC_MB_MAX_OFF,
+    SC_MB_RATE,
+    SC_MB_UTILITY,
+    SC_PC_RATE,
+    SC_PRE_DEP_END,
+    SC_PRE_DEP_START,
+    SC_PRE_DEPOSIT,
+    SC_PRE_ITEM_PRICE,
+    SC_PRE_ON,
+    SC_PRE_REMINDER_LIFT,
+    SC_PRE_RUSH_GIFT,
+    SC_PRE_RUSH_LIFT,
+    SC_PRE_RUSH_START,
+    SC_PRE_TAIL_END,
+    SC_PRE_TAIL_PAY,
+    SC_PRE_TAIL_START,
+    SC_PRE_UPTAKE,
+    SC_PRE_VALUE,
+    SC_PT_LOTTERY_PRIZE,
+    SC_PT_LOTTERY_PROB,
+    SC_PT_MULT,
+    SC_PT_RATE,
+    SC_PT_UTILITY,
+    SC_RECALL_DELAY,
+    SC_RECALL_RATE,
+    SC_SATED_HOURS,
+    SC_SCARCITY_URGENCY,
+    SC_TH_PER_MULTIPLE,
+    SC_TH_SHARE,
+    SG_ACTIVITY_SIGMA,
+    SG_BASKET_MEDIAN,
+    SG_BASKET_SIGMA,
+    SG_CHECKOUT_LOGIT,
+    SG_COUPON_AFF,
+    SG_CUM_TOTAL,
+    SG_DEFER_PROP,
+    SG_DORMANT_ACTIVITY,
+    SG_DORMANT_SHARE,
+    SG_FATIGUE_STEP,
+    SG_FLASH_AFF,
+    SG_IS_NEW,
+    SG_MEMBER_RATE,
+    SG_P_CART,
+    SG_P_PAY,
+    SG_PAD_PROP,
+    SG_PAD_REACH,
+    SG_PRICE_SENS,
+    SG_REPEAT_PURCHASE,
+    SG_RETURN_PROP,
+    SG_UNITS_MEAN,
+    SG_URGENCY_RESP,
+    SLOTS,
+    TH_OFF,
+    TH_SPEND,
+    V_ABANDON_CHECKOUT,
+    V_ABANDON_PAY,
+    V_CART,
+    V_CHECKOUT,
+    V_CLAIMS,
+    V_COGS,
+    V_DEFER,
+    V_DEPOSIT_MONEY,
+    V_DEPOSITS,
+    V_FIRST,
+    V_FISSION_NEW,
+    V_FISSIONS,
+    V_FLASH_ATTEMPTS,
+    V_FLASH_WINS,
+    V_FN_WINS,
+    V_FORFEIT_MONEY,
+    V_FORFEITS,
+    V_GMV,
+    V_NEW,
+    V_ORDERS,
+    V_PADDING,
+    V_PAID,
+    V_RECALL_ORDERS,
+    V_RECALL_SENT,
+    V_REPEAT,
+    V_RETURN_MONEY,
+    V_RETURNS,
+    V_SESSIONS,
+    V_TAILS,
+    V_TASKS,
+    V_UNITS,
+    V_USES,
+    V_VISITORS,
+)
+
+INF32 = np.float32(np.inf)
+_PRICE_MECH = np.array(PRICE_MECHANISMS, dtype=np.int64)
+
+# session modes
+MODE_VISIT, MODE_RECALL, MODE_CONSOLATION = 0, 1, 2
+
+
+@njit(cache=True)
+def cents(x: float) -> int:
+    """Money to integer cents, rounding half up (the ledger's unit)."""
+    return int(math.floor(x * 100.0 + 0.5))
+
+
+# ---------------------------------------------------------------------------
+# visit times
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def cum_at(P, s, t):
+    """Cumulative majorant intensity of segment s at campaign hour t."""
+    x = t * 60.0
+    last = P.cum.shape[1] - 1
+    if x >= last:
+        return P.sg[SG_CUM_TOTAL, s]
+    m = int(x)
+    c0 = P.cum[s, m]
+    return c0 + (P.cum[s, m + 1] - c0) * (x - m)
+
+
+@njit(cache=True)
+def invert(P, s, lam):
+    """The campaign hour at which segment s's cumulative intensity reaches lam (inf: never)."""
+    total = P.sg[SG_CUM_TOTAL, s]
+    if lam >= total or total <= 0.0:
+        return np.inf
+    g = int(lam / total * GUIDE)
+    if g > GUIDE:
+        g = GUIDE
+    m = P.guide[s, g]
+    last = P.cum.shape[1] - 1
+    while m > 0 and P.cum[s, m] > lam:
+        m -= 1
+    while m < last - 1 and P.cum[s, m + 1] <= lam:
+        m += 1
+    c0 = P.cum[s, m]
+    c1 = P.cum[s, m + 1]
+    frac = (lam - c0) / (c1 - c0) if c1 > c0 else 0.0
+    return (m + frac) / 60.0
+
+
+@njit(cache=True)
+def lift(P, St, i, s, t, e, key_i):
+    """The shopper's own visit-intensity multiplier at t (channels, messages, presale, dormancy)."""
+    L = 1.0
+    for c in range(P.ch.shape[1]):
+        if P.ch_active[c, e] and P.ch_segs[c, s]:
+            if R.uniform(key_i, INIT_CHANNEL + c) < P.ch[CH_REACH, c]:
+                L *= P.ch[CH_LIFT, c]
+    seen = St.seen[i]
+    if seen != 0:
+        best = 1.0
+        for m in range(St.next_msg[i]):
+            if (seen >> m) & 1 and t < P.ms[MS_LIFT_END, m] and P.ms[MS_LIFT, m] > best:
+                best = P.ms[MS_LIFT, m]
+        L *= best
+    if (
+        P.sc[SC_PRE_ON]
+        and St.deposit[i] > 0.0
+        and t >= P.sc[SC_PRE_TAIL_START]
+        and t < P.sc[SC_PRE_TAIL_END]
+    ):
+        L *= P.sc[SC_PRE_REMINDER_LIFT]
+        if t >= P.sc[SC_PRE_RUSH_START]:
+            L *= P.sc[SC_PRE_RUSH_LIFT]
+    if St.flags[i] & F_DORMANT:
+        L *= P.sg[SG_DORMANT_ACTIVITY, s]
+    return L
+
+
+@njit(cache=True)
+def apply_messages(P, St, i, t, key_i, msg):
+    """Deliver every message sent up to t that this shopper has not yet received."""
+    n = P.ms.shape[1]
+    m = int(St.next_msg[i])
+    while m < n and P.ms[MS_SEND, m] <= t:
+        s = St.seg[i]
+        if P.ms_segs[m, s] and (not P.ms[MS_DORMANT_ONLY, m] or St.flags[i] & F_DORMANT):
+            msg[m, s, 0] += 1
+            if R.uniform(key_i, INIT_MESSAGE + 2 * m) < P.ms[MS_REACH, m]:
+                msg[m, s, 1] += 1
+                St.seen[i] |= np.uint16(1 << m)
+                k = int(P.ms[MS_COUPON, m])
+                if k >= 0 and St.held[i, k] < 255:
+                    St.held[i, k] += 1
+                if St.flags[i] & F_DORMANT:
+                    if R.uniform(key_i, INIT_MESSAGE + 2 * m + 1) < P.ms[MS_WAKE, m]:
+                        St.flags[i] &= np.uint8(255 - F_DORMANT)
+                        msg[m, s, 2] += 1
+        m += 1
+    St.next_msg[i] = m
+
+
+# ---------------------------------------------------------------------------
+# pricing
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def threshold_off(P, base):
+    """Threshold discount on a basket of value `base` (the part counted for the tiers)."""
+    n = P.th.shape[1]
+    if n == 0:
+        return 0.0
+    if P.sc[SC_TH_PER_MULTIPLE]:
+        return math.floor(base / P.th[TH_SPEND, n - 1]) * P.th[TH_OFF, n - 1]
+    off = 0.0
+    for k in range(n):
+        if base >= P.th[TH_SPEND, k]:
+            off = P.th[TH_OFF, k]
+    return off
+
+
+@njit(cache=True)
+def next_tier(P, base):
+    """Spend of the next tier above `base` (0 if none)."""
+    n = P.th.shape[1]
+    if n == 0:
+        return 0.0
+    if P.sc[SC_TH_PER_MULTIPLE]:
+        top = P.th[TH_SPEND, n - 1]
+        return (math.floor(base / top) + 1.0) * top
+    for k in range(n):
+        if base < P.th[TH_SPEND, k]:
+            return P.th[TH_SPEND, k]
+    return 0.0
+
+
+@njit(cache=True)
+def best_coupons(P, St, i, t, cat, price, stack_only):
+    """Best general coupon and best category coupon usable on `price` (indices, -1 none)."""
+    g = -1
+    c = -1
+    for k in range(P.cp.shape[1]):
+        if St.held[i, k] == 0 or t < P.cp[CP_USE_START, k] or t >= P.cp[CP_USE_END, k]:
+            continue
+        if not P.cp_cats[k, cat] or price < P.cp[CP_MIN, k] or P.cp[CP_FACE, k] <= 0.0:
+            continue
+        if stack_only and not P.cp[CP_STACKS, k]:
+            continue
+        if P.cp[CP_CATEGORY, k]:
+            if c < 0 or P.cp[CP_FACE, k] > P.cp[CP_FACE, c]:
+                c = k
+        elif g < 0 or P.cp[CP_FACE, k] > P.cp[CP_FACE, g]:
+            g = k
+    return g, c
+
+
+@njit(cache=True)
+def price_basket(P, St, i, s, t, h, cat, V, units, key, base, disc, cost):
+    """Price a basket of list value V; fills disc/cost per mechanism.
+
+    Order: price cut, quantity tier, threshold tier, coupons (one general and one
+    category coupon; a non-stacking coupon replaces the threshold discount if it is
+    worth more), member discount, red envelope (times the peak-day multiplier),
+    bundles; then costs on top: gifts, points, lottery, instalment fees.
+    Returns (price, general coupon, category coupon, envelope used, perceived utility extra).
+    """
+    for m in range(NM):
+        disc[m] = 0.0
+        cost[m] = 0.0
+    p = V
+    if P.hr[HR_PC_ACTIVE, h] and P.ct[CT_PC_CATS, cat]:
+        disc[M_PRICE_CUT] = P.sc[SC_PC_RATE] * p
+        p -= disc[M_PRICE_CUT]
+    if P.hr[HR_Q_ACTIVE, h] and P.ct[CT_Q_CATS, cat]:
+        rate = 0.0
+        for k in range(P.qt.shape[1]):
+            if units >= P.qt[QT_UNITS, k]:
+                rate = P.qt[QT_DISC, k]
+        disc[M_QUANTITY] = rate * p
+        p -= disc[M_QUANTITY]
+    th = 0.0
+    if P.hr[HR_TH_ACTIVE, h] and P.ct[CT_TH_CATS, cat]:
+        th = threshold_off(P, p * P.sc[SC_TH_SHARE])
+    # coupons: (threshold + stacking coupons) or (no threshold + any coupons)
+    g1, c1 = best_coupons(P, St, i, t, cat, p - th, True)
+    with_th = th
+    if g1 >= 0:
+        with_th += P.cp[CP_FACE, g1]
+    if c1 >= 0:
+        with_th += P.cp[CP_FACE, c1]
+    g2, c2 = -1, -1
+    without = 0.0
+    if th > 0.0:
+        g2, c2 = best_coupons(P, St, i, t, cat, p, False)
+        if g2 >= 0:
+            without += P.cp[CP_FACE, g2]
+        if c2 >= 0:
+            without += P.cp[CP_FACE, c2]
+    if without > with_th:
+        g, c = g2, c2
+        th = 0.0
+        cp = without
+    else:
+        g, c = g1, c1
+        cp = with_th - th
+    if cp > p - th:
+        cp = p - th
+    disc[M_THRESHOLD] = th
+    disc[M_COUPON] = cp
+    p -= th + cp
+    if St.flags[i] & F_MEMBER and P.hr[HR_MB_ACTIVE, h]:
+        d = P.sc[SC_MB_RATE] * p
+        disc[M_MEMBER] = d if d < P.sc[SC_MB_MAX_OFF] else P.sc[SC_MB_MAX_OFF]
+        p -= disc[M_MEMBER]
+    env = False
+    if P.hr[HR_ENV_SPEND, h] and St.envelope[i] > 0.0 and p >= P.sc[SC_ENV_MIN_SPEND]:
+        d = St.envelope[i] * P.hr[HR_ENV_PEAK, h]
+        disc[M_ENVELOPE] = d if d < p else p
+        p -= disc[M_ENVELOPE]
+        env = True
+    extra = 0.0
+    take = R.uniform(key, base + D_BUNDLE)
+    for k in range(P.gf.shape[1]):
+        if not P.gf_active[k, h] or not P.gf_cats[k, cat] or p < P.gf[GF_MIN, k]:
+            continue
+        extra += P.gf[GF_UTILITY, k]
+        if take >= P.gf[GF_TAKE_UP, k]:
+            continue
+        if P.gf[GF_KIND, k] == 0:
+            cost[M_GIFT] += P.gf[GF_VALUE, k]
+        else:
+            d = P.gf[GF_VALUE, k] * p
+            disc[M_BUNDLE] += d
+            p -= d
+    if P.sc[SC_PT_RATE] > 0.0:
+        cost[M_POINTS] = P.sc[SC_PT_RATE] * (P.sc[SC_PT_MULT] if P.hr[HR_PT_ACTIVE, h] else 1.0) * p
+    if P.hr[HR_PT_ACTIVE, h]:
+        extra += P.sc[SC_PT_UTILITY]
+        if R.uniform(key, base + D_LOTTERY) < P.sc[SC_PT_LOTTERY_PROB]:
+            cost[M_LOTTERY] = P.sc[SC_PT_LOTTERY_PRIZE]
+    if P.hr[HR_IN_ACTIVE, h] and p >= P.sc[SC_IN_MIN]:
+        extra += P.sc[SC_IN_UTILITY]
+        if R.uniform(key, base + D_INSTALMENT) < P.sc[SC_IN_TAKE_UP]:
+            cost[M_INSTALMENTS] = P.sc[SC_IN_FEE] * p
+    return p, g, c, env, extra
+
+
+# ---------------------------------------------------------------------------
+# booking
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def book(P, St, i, s, r, t, cat, V, units, disc, cost, acc, mech, key, base, depth, impulse):
+    """Book a paid order; returns the amount paid in cents."""
+    acc[s, r, V_ORDERS] += 1
+    acc[s, r, V_UNITS] += units
+    g = cents(V)
+    paid = g
+    for q in range(_PRICE_MECH.shape[0]):
+        m = _PRICE_MECH[q]
+        dc = cents(disc[m])
+        mech[s, r, m] += dc
+        paid -= dc
+    for m in range(NM):
+        if cost[m] != 0.0:
+            mech[s, r, m] += cents(cost[m])
+    acc[s, r, V_GMV] += g
+    acc[s, r, V_PAID] += paid
+    acc[s, r, V_COGS] += cents(V * P.ct[CT_COGS, cat])
+    if P.sg[SG_IS_NEW, s] and not St.flags[i] & F_CONVERTED:
+        St.flags[i] |= np.uint8(F_CONVERTED)
+        acc[s, r, V_NEW] += 1
+    n = int(St.purchases[i])
+    if n < 255:
+        St.purchases[i] = n + 1
+    if n == 1:
+        acc[s, r, V_REPEAT] += 1
+    St.last_purchase[i] = t
+    rp = (
+        P.sg[SG_RETURN_PROP, s]
+        * P.ct[CT_RETURN_MULT, cat]
+        * (1.0 + P.sc[SC_K_RETURN_DEPTH] * depth)
+    )
+    if impulse:
+        rp *= 1.0 + P.sc[SC_K_IMPULSE]
+    if R.uniform(key, base + D_RETURN) < rp:
+        acc[s, r, V_RETURNS] += 1
+        acc[s, r, V_RETURN_MONEY] += paid
+    return paid
+
+
+# ---------------------------------------------------------------------------
+# sessions
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def urgency(P, t, h, dyn, flash_open_utility, fn_open_utility):
+    u = P.hr[HR_COUNTDOWN, h] + dyn[0] * P.sc[SC_SCARCITY_URGENCY]
+    u += P.sc[SC_FLASH_URGENCY] * flash_open_utility + fn_open_utility
+    return u
+
+
+@njit(cache=True)
+def shop(
+    P, St, i, t, e, key, base, mode, dyn, fn_left, promise, acc, mech, cpn, disc, cost, fl_util, reg
+):  # noqa: E501
+    """The funnel from the cart on: basket, deposit, deferral, padding, price, decision, payment.
+
+    Returns the shopper's index in the pending list if it registered a first-N
+    privilege (reg is True), else -1.
+    """
+    s = int(St.seg[i])
+    r = int(St.region[i])
+    h = e
+    saved = St.cart[i]
+    z = 0.0
+    if mode == 1:
+        if saved <= 0.0:
+            return -1
+        V = float(saved)
+    elif saved > 0.0:
+        V = float(saved)
+    else:
+        if R.uniform(key, base + D_CART) >= P.sg[SG_P_CART, s]:
+            return -1
+        acc[s, r, V_CART] += 1
+        z = R.normal(key, base + D_BASKET)
+        V = -1.0
+    prof = int(P.hr[HR_CAT_PROFILE, h])
+    cat = R.alias_draw(key, base + D_CATEGORY, P.cat_prob[prof], P.cat_alias[prof])
+    units = 1 + R.poisson_small(key, base + D_UNITS, P.sg[SG_UNITS_MEAN, s] - 1.0)
+    if V < 0.0:
+        V = (
+            P.sg[SG_BASKET_MEDIAN, s]
+            * P.ct[CT_PRICE_INDEX, cat]
+            * math.exp(P.sg[SG_BASKET_SIGMA, s] * z)
+        )
+    St.cart[i] = 0.0
+    # presale deposit instead of buying now
+    if (
+        mode == 0
+        and P.sc[SC_PRE_ON]
+        and St.deposit[i] == 0.0
+        and t >= P.sc[SC_PRE_DEP_START]
+        and t < P.sc[SC_PRE_DEP_END]
+        and P.ct[CT_PRE_CATS, cat]
+    ):
+        if R.uniform(key, base + D_PRESALE) < P.sc[SC_PRE_UPTAKE]:
+            St.deposit[i] = P.sc[SC_PRE_ITEM_PRICE] if P.sc[SC_PRE_ITEM_PRICE] > 0.0 else V
+            St.deposit_cat[i] = cat
+            acc[s, r, V_DEPOSITS] += 1
+            acc[s, r, V_DEPOSIT_MONEY] += cents(P.sc[SC_PRE_DEPOSIT])
+            return -1
+    # strategic deferral: wait for the deeper discount ahead
+    if mode != 1 and not P.hr[HR_IS_PEAK, h]:
+        ahead = P.hr[HR_DEPTH_AHEAD, h]
+        now = P.hr[HR_DEPTH, h]
+        if ahead > now + P.sc[SC_DEFER_MARGIN]:
+            if R.uniform(key, base + D_DEFER) < P.sg[SG_DEFER_PROP, s] * (ahead - now) / ahead:
+                St.cart[i] = V
+                acc[s, r, V_DEFER] += 1
+                return -1
+    # padding towards the next threshold tier
+    if mode != 1 and P.hr[HR_TH_ACTIVE, h] and P.ct[CT_TH_CATS, cat] and P.th.shape[1] > 0:
+        b = V
+        if P.hr[HR_PC_ACTIVE, h] and P.ct[CT_PC_CATS, cat]:
+            b *= 1.0 - P.sc[SC_PC_RATE]
+        if P.hr[HR_Q_ACTIVE, h] and P.ct[CT_Q_CATS, cat]:
+            rate = 0.0
+            for k in range(P.qt.shape[1]):
+                if units >= P.qt[QT_UNITS, k]:
+                    rate = P.qt[QT_DISC, k]
+            b *= 1.0 - rate
+        bs = b * P.sc[SC_TH_SHARE]
+        tier = next_tier(P, bs)
+        if tier > 0.0 and tier - bs <= P.sg[SG_PAD_REACH, s] * tier:
+            if R.uniform(key, base + D_PAD) < P.sg[SG_PAD_PROP, s]:
+                V *= tier / bs
+                units += 1
+                acc[s, r, V_PADDING] += 1
+    p, g, c, env, extra = price_basket(P, St, i, s, t, h, cat, V, units, key, base, disc, cost)
+    depth = (V - p + cost[M_GIFT] + cost[M_POINTS]) / V
+    # first-N privilege open?
+    fn = -1
+    fn_util = 0.0
+    for n in range(P.fn.shape[1]):
+        if t >= P.fn[FN_START, n] and t < P.fn[FN_END, n] and fn_left[n] != 0 and P.fn_cats[n, cat]:
+            if fn < 0:
+                fn = n
+            fn_util += P.fn[FN_UTILITY, n]
+    # the purchase decision (logit)
+    ps = P.sg[SG_PRICE_SENS, s]
+    typical = P.sg[SG_BASKET_MEDIAN, s] * P.ct[CT_PRICE_INDEX, cat]
+    U = P.sg[SG_CHECKOUT_LOGIT, s] + ps * P.sc[SC_K_DEPTH] * depth
+    if p > typical:
+        U -= ps * P.sc[SC_K_PRICE] * math.log(p / typical)
+    U += P.sg[SG_URGENCY_RESP, s] * urgency(P, t, h, dyn, fl_util, fn_util)
+    for k in range(P.cp.shape[1]):
+        if St.held[i, k] > 0:
+            U += P.sc[SC_K_COUPON] * P.sg[SG_COUPON_AFF, s]
+            break
+    if St.flags[i] & F_MEMBER and P.hr[HR_MB_ACTIVE, h]:
+        U += P.sc[SC_MB_UTILITY]
+    U += extra - St.fatigue[i]
+    if promise[r] > 24.0:
+        U -= P.sc[SC_K_PROMISE] * (promise[r] / 24.0 - 1.0)
+    if St.purchases[i] > 0:
+        U -= (
+            P.sc[SC_K_SATED]
+            * (1.0 - P.sg[SG_REPEAT_PURCHASE, s])
+            * math.exp(-(t - St.last_purchase[i]) / P.sc[SC_SATED_HOURS])
+        )
+    if R.uniform(key, base + D_BUY) * (1.0 + math.exp(-U)) >= 1.0:
+        acc[s, r, V_ABANDON_CHECKOUT] += 1
+        St.cart[i] = V
+        if mode != 1:
+            schedule_recall(P, St, i, s, r, t, key, base, acc)
+        return -1
+    acc[s, r, V_CHECKOUT] += 1
+    if R.uniform(key, base + D_PAY) >= P.sg[SG_P_PAY, s]:
+        acc[s, r, V_ABANDON_PAY] += 1
+        St.cart[i] = V
+        if mode != 1:
+            schedule_recall(P, St, i, s, r, t, key, base, acc)
+        return -1
+    # paid
+    impulse = P.minute_spike[min(int(t * 60.0), P.minute_spike.shape[0] - 1)] or fl_util > 0.0
+    paid = book(P, St, i, s, r, t, cat, V, units, disc, cost, acc, mech, key, base, depth, impulse)
+    if mode == 1:
+        acc[s, r, V_RECALL_ORDERS] += 1
+    if g >= 0:
+        St.held[i, g] -= 1
+        cpn[g, 3] += 1
+        acc[s, r, V_USES] += 1
+    if c >= 0:
+        St.held[i, c] -= 1
+        cpn[c, 3] += 1
+        acc[s, r, V_USES] += 1
+    if env:
+        St.envelope[i] = 0.0
+    if fn >= 0 and reg and St.pend_kind[i] == PEND_NONE:
+        St.pend_kind[i] = PEND_FIRST_N
+        St.pend_idx[i] = fn
+        St.pend_t[i] = t
+        St.pend_val[i] = paid / 100.0
+        return i
+    return -1
+
+
+@njit(cache=True)
+def schedule_recall(P, St, i, s, r, t, key, base, acc):
+    if P.sc[SC_RECALL_RATE] > 0.0 and St.recall_t[i] == INF32:
+        if R.uniform(key, base + D_RECALL) < P.sc[SC_RECALL_RATE]:
+            St.recall_t[i] = t + P.sc[SC_RECALL_DELAY]
+            acc[s, r, V_RECALL_SENT] += 1
+
+
+@njit(cache=True)
+def book_tail(P, St, i, s, r, t, key, base, acc, mech, disc, cost):
+    """The presale tail payment: the deposit counts as its inflated value."""
+    for m in range(NM):
+        disc[m] = 0.0
+        cost[m] = 0.0
+    V = float(St.deposit[i])
+    cat = int(St.deposit_cat[i])
+    d = P.sc[SC_PRE_VALUE] - P.sc[SC_PRE_DEPOSIT]
+    if d > V - P.sc[SC_PRE_DEPOSIT]:
+        d = max(V - P.sc[SC_PRE_DEPOSIT], 0.0)
+    disc[M_PRESALE] = d
+    if t >= P.sc[SC_PRE_RUSH_START]:
+        cost[M_RUSH] = P.sc[SC_PRE_RUSH_GIFT]
+    St.deposit[i] = 0.0
+    acc[s, r, V_TAILS] += 1
+    book(P, St, i, s, r, t, cat, V, 1, disc, cost, acc, mech, key, base, d / V, False)
+
+
+@njit(cache=True)
+def session(
+    P,
+    St,
+    i,
+    t,
+    e,
+    key,
+    base,
+    dyn,
+    coupon_left,
+    flash_left,
+    fn_left,
+    promise,
+    acc,
+    mech,
+    cpn,
+    disc,
+    cost,
+):  # noqa: E501
+    """A visit. Returns True if the shopper registered a contested action (pending list)."""
+    s = int(St.seg[i])
+    r = int(St.region[i])
+    h = e
+    acc[s, r, V_SESSIONS] += 1
+    if St.last_epoch[i] != e:
+        acc[s, r, V_VISITORS] += 1
+    if not St.flags[i] & F_VISITED:
+        acc[s, r, V_FIRST] += 1
+        St.flags[i] |= np.uint8(F_VISITED)
+    gap = float(e - St.last_epoch[i]) if St.last_epoch[i] >= 0 else 1e9
+    St.fatigue[i] = (
+        St.fatigue[i] * math.exp(-gap / P.sc[SC_FATIGUE_HOURS]) + P.sg[SG_FATIGUE_STEP, s]
+    )
+    St.last_epoch[i] = e
+    registered = False
+    # red-envelope task
+    if P.hr[HR_ENV_TASK, h] and R.uniform(key, base + D_TASK) < P.sc[SC_ENV_TASK_PROB]:
+        b = St.envelope[i]
+        b = P.sc[SC_ENV_INITIAL] if b <= 0.0 else b + P.sc[SC_ENV_GROWTH]
+        St.envelope[i] = b if b < P.sc[SC_ENV_MAX] else P.sc[SC_ENV_MAX]
+        acc[s, r, V_TASKS] += 1
+    # social fission
+    if P.hr[HR_FI_ACTIVE, h] and R.uniform(key, base + D_FISSION) < P.sc[SC_FI_PARTICIPATION]:
+        acc[s, r, V_FISSIONS] += 1
+        k = int(P.sc[SC_FI_COUPON])
+        if k >= 0 and St.held[i, k] < P.cp[CP_PER_SHOPPER, k]:
+            St.held[i, k] += 1
+        whole = math.floor(P.sc[SC_FI_NEW_RATE])
+        n_new = int(whole)
+        if R.uniform(key, base + D_FISSION_NEW) < P.sc[SC_FI_NEW_RATE] - whole:
+            n_new += 1
+        acc[s, r, V_FISSION_NEW] += n_new
+    # coupon claims
+    for k in range(P.cp.shape[1]):
+        if not P.cp[CP_CLAIMABLE, k] or t < P.cp[CP_CLAIM_START, k] or t >= P.cp[CP_CLAIM_END, k]:
+            continue
+        if not P.cp_segs[k, s] or St.held[i, k] >= P.cp[CP_PER_SHOPPER, k]:
+            continue
+        if P.cp[CP_NEW_ONLY, k] and (not P.sg[SG_IS_NEW, s] or St.flags[i] & F_CONVERTED):
+            continue
+        if R.uniform(key, base + D_CLAIM + k) >= P.sg[SG_COUPON_AFF, s]:
+            continue
+        if not P.cp[CP_LIMITED, k]:
+            St.held[i, k] += 1
+            acc[s, r, V_CLAIMS] += 1
+            cpn[k, 0] += 1
+            cpn[k, 1] += 1
+        elif (
+            coupon_left[k] > 0 and St.pend_kind[i] != PEND_FLASH and St.pend_kind[i] != PEND_FIRST_N
+        ):
+            bit = 1 << k
+            if not St.pend_idx[i] & bit:
+                if St.pend_kind[i] == PEND_NONE:
+                    St.pend_kind[i] = PEND_CLAIM
+                    St.pend_t[i] = t
+                    registered = True
+                St.pend_idx[i] |= bit
+                cpn[k, 0] += 1
+    # presale tail payment
+    if (
+        P.sc[SC_PRE_ON]
+        and St.deposit[i] > 0.0
+        and t >= P.sc[SC_PRE_TAIL_START]
+        and t < P.sc[SC_PRE_TAIL_END]
+    ):
+        p = P.sc[SC_PRE_TAIL_PAY]
+        if t >= P.sc[SC_PRE_RUSH_START]:
+            p = 1.0 - (1.0 - p) / (1.0 + P.sg[SG_URGENCY_RESP, s])
+        if R.uniform(key, base + D_TAIL) < p:
+            book_tail(P, St, i, s, r, t, key, base, acc, mech, disc, cost)
+            return registered
+    # flash slot open now?
+    best = -1
+    fl_util = 0.0
+    for f in range(P.fl_ptr[h], P.fl_ptr[h + 1]):
+        if t >= P.fl[FL_OPEN, f] and t < P.fl[FL_CLOSE, f]:
+            if P.fl[FL_UTILITY, f] > fl_util:
+                fl_util = P.fl[FL_UTILITY, f]
+            if flash_left[f] > 0 and St.flash_won[i, int(P.fl[FL_SERIES, f])] < P.fl[FL_LIMIT, f]:
+                if best < 0 or P.fl[FL_UTILITY, f] > P.fl[FL_UTILITY, best]:
+                    best = f
+    if best >= 0 and St.pend_kind[i] == PEND_NONE:
+        p = 1.0 - (1.0 - P.sg[SG_FLASH_AFF, s]) ** P.fl[FL_UTILITY, best]
+        if R.uniform(key, base + D_FLASH) < p:
+            St.pend_kind[i] = PEND_FLASH
+            St.pend_idx[i] = best
+            St.pend_t[i] = t
+            acc[s, r, V_FLASH_ATTEMPTS] += 1
+            return True
+    got = shop(
+        P,
+        St,
+        i,
+        t,
+        e,
+        key,
+        base,
+        0,
+        dyn,
+        fn_left,
+        promise,
+        acc,
+        mech,
+        cpn,
+        disc,
+        cost,
+        fl_util,
+        True,
+    )  # noqa: E501
+    return registered or got >= 0
+
+
+# ---------------------------------------------------------------------------
+# the epoch
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def init_kernel(P, St, keys, chunk, c0, c1):
+    """Draw every shopper's segment, region, activity, membership, dormancy and first candidate."""
+    N = St.seg.shape[0]
+    for c in range(c0, c1):
+        lo = c * chunk
+        hi = min(N, lo + chunk)
+        for i in range(lo, hi):
+            key_i = R.shopper_key(keys[INIT], i)
+            u = R.uniform(key_i, INIT_SEGMENT)
+            s = 0
+            while s < P.seg_cdf.shape[0] - 1 and u >= P.seg_cdf[s]:
+                s += 1
+            u = R.uniform(key_i, INIT_REGION)
+            r = 0
+            while r < P.reg_cdf.shape[0] - 1 and u >= P.reg_cdf[r]:
+                r += 1
+            sig = P.sg[SG_ACTIVITY_SIGMA, s]
+            a = np.float32(math.exp(sig * R.normal(key_i, INIT_ACTIVITY) - 0.5 * sig * sig))
+            flags = 0
+            if R.uniform(key_i, INIT_MEMBER) < P.sg[SG_MEMBER_RATE, s]:
+                flags |= F_MEMBER
+            if R.uniform(key_i, INIT_DORMANT) < P.sg[SG_DORMANT_SHARE, s]:
+                flags |= F_DORMANT
+            St.seg[i] = s
+            St.region[i] = r
+            St.flags[i] = flags
+            St.activity[i] = a
+            key_v = R.shopper_key(keys[VISIT], i)
+            St.next_t[i] = invert(P, s, R.exponential(key_v, 0) / float(a))
+            St.cand[i] = 0
+
+
+@njit(cache=True, nogil=True)
+def epoch_kernel(
+    P,
+    St,
+    keys,
+    e,
+    chunk,
+    dyn,
+    coupon_left,
+    flash_left,
+    fn_left,
+    promise,
+    part,
+    part_mech,
+    part_cpn,
+    part_msg,
+    pend_count,
+    c0,
+    c1,
+):  # noqa: E501
+    """Advance the shoppers of chunks [c0, c1) through epoch e (campaign hours [e, e+1))."""
+    N = St.seg.shape[0]
+    end = float(e + 1)
+    for c in range(c0, c1):
+        disc = np.zeros(NM)
+        cost = np.zeros(NM)
+        acc = part[c]
+        mech = part_mech[c]
+        cpn = part_cpn[c]
+        msg = part_msg[c]
+        acc[:] = 0
+        mech[:] = 0
+        npend = 0
+        lo = c * chunk
+        hi = min(N, lo + chunk)
+        for i in range(lo, hi):
+            if St.next_t[i] >= end and St.recall_t[i] >= end:
+                continue
+            key_i = R.shopper_key(keys[INIT], i)
+            key_v = R.shopper_key(keys[VISIT], i)
+            key_a = R.shopper_key(keys[ACCEPT], i)
+            key_d = R.shopper_key(keys[DECIDE], i)
+            registered = False
+            while True:
+                nt = St.next_t[i]
+                rt = St.recall_t[i]
+                if rt < nt:
+                    if rt >= end:
+                        break
+                    St.recall_t[i] = INF32
+                    t = float(rt)
+                    apply_messages(P, St, i, t, key_i, msg)
+                    key_r = R.shopper_key(keys[RECALL], i)
+                    shop(
+                        P,
+                        St,
+                        i,
+                        t,
+                        e,
+                        key_r,
+                        int(St.cand[i]) * SLOTS,
+                        1,
+                        dyn,
+                        fn_left,
+                        promise,
+                        acc,
+                        mech,
+                        cpn,
+                        disc,
+                        cost,
+                        0.0,
+                        False,
+                    )  # noqa: E501
+                    continue
+                if nt >= end:
+                    break
+                t = float(nt)
+                j = int(St.cand[i])
+                apply_messages(P, St, i, t, key_i, msg)
+                s = int(St.seg[i])
+                L = lift(P, St, i, s, t, e, key_i)
+                if R.uniform(key_a, j) * P.max_lift[s, e] < L:
+                    if session(
+                        P,
+                        St,
+                        i,
+                        t,
+                        e,
+                        key_d,
+                        j * SLOTS,
+                        dyn,
+                        coupon_left,
+                        flash_left,
+                        fn_left,
+                        promise,
+                        acc,
+                        mech,
+                        cpn,
+                        disc,
+                        cost,
+                    ):  # noqa: E501
+                        registered = True
+                j += 1
+                St.cand[i] = j
+                lam = cum_at(P, s, t) + R.exponential(key_v, j) / float(St.activity[i])
+                St.next_t[i] = invert(P, s, lam)
+            if registered:
+                St.pend_list[lo + npend] = i
+                npend += 1
+        pend_count[c] = npend
+
+
+@njit(cache=True, nogil=True)
+def settle(
+    P,
+    St,
+    keys,
+    e,
+    chunk,
+    pend_count,
+    dyn,
+    coupon_left,
+    flash_left,
+    fn_left,
+    promise,
+    acc,
+    mech,
+    cpn,
+    fl_stats,
+    fn_stats,
+):  # noqa: E501
+    """Settle the epoch's contested actions in (time, shopper) order."""
+    n = 0
+    for c in range(pend_count.shape[0]):
+        n += pend_count[c]
+    ids = np.empty(n, dtype=np.int64)
+    ts = np.empty(n, dtype=np.float64)
+    q = 0
+    for c in range(pend_count.shape[0]):
+        for k in range(pend_count[c]):
+            i = St.pend_list[c * chunk + k]
+            ids[q] = i
+            ts[q] = St.pend_t[i]
+            q += 1
+    order = np.argsort(ts, kind="mergesort")  # stable: ties keep shopper order
+    disc = np.zeros(NM)
+    cost = np.zeros(NM)
+    for q in range(n):
+        i = ids[order[q]]
+        t = ts[order[q]]
+        kind = St.pend_kind[i]
+        idx = int(St.pend_idx[i])
+        St.pend_kind[i] = PEND_NONE
+        St.pend_idx[i] = 0
+        s = int(St.seg[i])
+        r = int(St.region[i])
+        if kind == PEND_CLAIM:
+            for k in range(P.cp.shape[1]):
+                if (idx >> k) & 1:
+                    if coupon_left[k] > 0:
+                        coupon_left[k] -= 1
+                        St.held[i, k] += 1
+                        acc[s, r, V_CLAIMS] += 1
+                        cpn[k, 1] += 1
+                    else:
+                        cpn[k, 2] += 1
+        elif kind == PEND_FLASH:
+            f = idx
+            key_s = R.shopper_key(keys[SETTLE], i)
+            base = f * SLOTS
+            fl_stats[f, 0] += 1
+            series = int(P.fl[FL_SERIES, f])
+            if flash_left[f] > 0 and St.flash_won[i, series] < P.fl[FL_LIMIT, f]:
+                flash_left[f] -= 1
+                St.flash_won[i, series] += 1
+                for m in range(NM):
+                    disc[m] = 0.0
+                    cost[m] = 0.0
+                V = P.fl[FL_LIST, f]
+                disc[M_FLASH] = V - P.fl[FL_PRICE, f]
+                acc[s, r, V_FLASH_WINS] += 1
+                book(
+                    P,
+                    St,
+                    i,
+                    s,
+                    r,
+                    t,
+                    int(P.fl[FL_CAT, f]),
+                    V,
+                    1,
+                    disc,
+                    cost,
+                    acc,
+                    mech,
+                    key_s,
+                    base,
+                    disc[M_FLASH] / V,
+                    True,
+                )  # noqa: E501
+                fl_stats[f, 1] += 1
+                if flash_left[f] == 0:
+                    fl_stats[f, 2] = t - P.fl[FL_OPEN, f]
+            else:
+                fl_stats[f, 3] += 1
+                if R.uniform(key_s, base + D_CONSOLATION) < P.sc[SC_CONSOLATION]:
+                    shop(
+                        P,
+                        St,
+                        i,
+                        t,
+                        e,
+                        key_s,
+                        base,
+                        2,
+                        dyn,
+                        fn_left,
+                        promise,
+                        acc,
+                        mech,
+                        cpn,
+                        disc,
+                        cost,
+                        P.fl[FL_UTILITY, f],
+                        False,
+                    )  # noqa: E501
+        elif kind == PEND_FIRST_N:
+            if fn_left[idx] != 0:
+                if fn_left[idx] > 0:
+                    fn_left[idx] -= 1
+                rebate = P.fn[FN_DISC, idx] * St.pend_val[i]
+                if rebate > P.fn[FN_MAX_OFF, idx]:
+                    rebate = P.fn[FN_MAX_OFF, idx]
+                rc = cents(rebate)
+                mech[s, r, M_FIRST_N] += rc
+                acc[s, r, V_PAID] -= rc
+                acc[s, r, V_FN_WINS] += 1
+                fn_stats[idx, 0] += 1
+                if fn_left[idx] == 0:
+                    fn_stats[idx, 1] = t
+
+
+@njit(cache=True, nogil=True)
+def forfeit_kernel(P, St, chunk, part, c0, c1):
+    """At the tail deadline: every unpaid deposit is forfeited."""
+    N = St.seg.shape[0]
+    for c in range(c0, c1):
+        acc = part[c]
+        acc[:] = 0
+        for i in range(c * chunk, min(N, (c + 1) * chunk)):
+            if St.deposit[i] > 0.0:
+                s = St.seg[i]
+                r = St.region[i]
+                acc[s, r, V_FORFEITS] += 1
+                acc[s, r, V_FORFEIT_MONEY] += cents(P.sc[SC_PRE_DEPOSIT])
+                St.deposit[i] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def flush_messages(P, St, keys, chunk, part_msg, c0, c1):
+    """At the end: deliver the messages not yet delivered (to shoppers with no later visit)."""
+    N = St.seg.shape[0]
+    for c in range(c0, c1):
+        for i in range(c * chunk, min(N, (c + 1) * chunk)):
+            if St.next_msg[i] < P.ms.shape[1]:
+                apply_messages(P, St, i, np.inf, R.shopper_key(keys[INIT], i), part_msg[c])

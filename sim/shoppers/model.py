@@ -1,0 +1,290 @@
+"""The shopper model: agent state, the epoch loop, and its outputs as named arrays.
+
+Examples
+--------
+>>> from sim import load_scenario, compile_plan
+>>> from sim.shoppers import ShopperModel
+>>> m = ShopperModel(compile_plan(load_scenario("scenarios/smoke.toml")), shoppers=2000)
+>>> out = m.run()
+>>> int(out["orders"].sum()) > 0
+True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from sim.plan import MECHANISMS, Plan
+from sim.rng import stream_keys
+from sim.shoppers import kernels as K
+from sim.shoppers.tables import COUNTER_NAMES, NM, NV, V_ORDERS, KPlan, kplan
+
+DEFAULT_CHUNK = 16384
+
+
+class KState(NamedTuple):
+    """Agent state, one row per shopper (struct of arrays)."""
+
+    seg: np.ndarray  # uint8 segment
+    region: np.ndarray  # uint8
+    flags: np.ndarray  # uint8: member, dormant, converted (new shopper bought), visited
+    activity: np.ndarray  # float32 individual activity (lognormal, mean 1)
+    next_t: np.ndarray  # float32 next visit candidate (campaign hours)
+    cand: np.ndarray  # uint32 candidates drawn so far (the visit and decision counter)
+    held: np.ndarray  # uint8 [N, coupons] coupons held
+    cart: np.ndarray  # float32 list value of a cart kept (abandoned or deferred)
+    recall_t: np.ndarray  # float32 time a cart-recall message brings the shopper back
+    deposit: np.ndarray  # float32 presale item value with a deposit paid (0: none)
+    deposit_cat: np.ndarray  # uint8 its category
+    envelope: np.ndarray  # float32 red-envelope balance
+    purchases: np.ndarray  # uint8 purchases so far (saturating)
+    last_purchase: np.ndarray  # float32 time of the last purchase
+    fatigue: np.ndarray  # float32
+    last_epoch: np.ndarray  # int16 epoch of the last session (-1: none)
+    next_msg: np.ndarray  # uint8 messages delivered so far (in send order)
+    seen: np.ndarray  # uint16 bit m: message m seen
+    flash_won: np.ndarray  # uint8 [N, flash series] units won
+    pend_t: np.ndarray  # float32 time of the pending contested action
+    pend_kind: np.ndarray  # uint8 PEND_*
+    pend_idx: np.ndarray  # int32 coupon bits, slot or privilege
+    pend_val: np.ndarray  # float32 order value for a first-N rebate
+    pend_list: np.ndarray  # int32 per-chunk list of shoppers with a pending action
+
+
+def new_state(n: int, coupons: int, series: int) -> KState:
+    f4, u1 = np.float32, np.uint8
+    return KState(
+        seg=np.zeros(n, u1),
+        region=np.zeros(n, u1),
+        flags=np.zeros(n, u1),
+        activity=np.zeros(n, f4),
+        next_t=np.full(n, np.inf, f4),
+        cand=np.zeros(n, np.uint32),
+        held=np.zeros((n, coupons), u1),
+        cart=np.zeros(n, f4),
+        recall_t=np.full(n, np.inf, f4),
+        deposit=np.zeros(n, f4),
+        deposit_cat=np.zeros(n, u1),
+        envelope=np.zeros(n, f4),
+        purchases=np.zeros(n, u1),
+        last_purchase=np.zeros(n, f4),
+        fatigue=np.zeros(n, f4),
+        last_epoch=np.full(n, -1, np.int16),
+        next_msg=np.zeros(n, u1),
+        seen=np.zeros(n, np.uint16),
+        flash_won=np.zeros((n, series), u1),
+        pend_t=np.zeros(n, f4),
+        pend_kind=np.zeros(n, u1),
+        pend_idx=np.zeros(n, np.int32),
+        pend_val=np.zeros(n, f4),
+        pend_list=np.zeros(n, np.int32),
+    )
+
+
+def state_bytes(state: KState) -> int:
+    return sum(a.nbytes for a in state)
+
+
+class ShopperModel:
+    """One replicate of the shopper model, advanced epoch by epoch.
+
+    Parameters
+    ----------
+    plan
+        The compiled scenario.
+    replicate
+        Replicate number; its random streams are derived from the seed with SeedSequence.
+    seed
+        Override the scenario's seed.
+    shoppers
+        Override the number of simulated shoppers (for tests and benchmarks).
+    chunk
+        Shoppers per parallel work item. Results do not depend on it.
+    behaviour
+        Overrides of the behavioural constants (see ``BEHAVIOUR_DEFAULTS``).
+    threads
+        Threads running chunks of shoppers (default: the machine's cores, or
+        ``NUMBA_NUM_THREADS`` when set). Results do not depend on it.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        replicate: int = 0,
+        *,
+        seed: int | None = None,
+        shoppers: int | None = None,
+        chunk: int = DEFAULT_CHUNK,
+        behaviour: dict[str, float] | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.plan = plan
+        self.threads = max(
+            1, int(threads or os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1)
+        )
+        self.P: KPlan = kplan(plan, behaviour)
+        self.keys = stream_keys(plan.seed if seed is None else seed, replicate)
+        self.n = plan.shoppers if shoppers is None else int(shoppers)
+        self.chunk = int(chunk)
+        n_chunks = (self.n + self.chunk - 1) // self.chunk
+        self.n_chunks = n_chunks
+        groups = min(self.threads, n_chunks)
+        bounds = np.linspace(0, n_chunks, groups + 1).round().astype(int)
+        self._groups = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        self._pool = ThreadPoolExecutor(groups) if groups > 1 else None
+        H = self.P.H
+        S = len(plan.segments.names)
+        Rn = len(plan.segments.region_names)
+        Kc = len(plan.coupons.names)
+        F = len(plan.flash.open)
+        Fs = max(len(plan.flash.series_names), 1)
+        N = len(plan.first_n.names)
+        M = len(plan.messages.names)
+        self.state = new_state(self.n, Kc, Fs)
+        self.counters = np.zeros((H, S, Rn, NV), np.int64)
+        self.mechanisms = np.zeros((H, S, Rn, NM), np.int64)
+        self._part = np.zeros((n_chunks, S, Rn, NV), np.int64)
+        self._part_mech = np.zeros((n_chunks, S, Rn, NM), np.int64)
+        self._part_cpn = np.zeros((n_chunks, Kc, 4), np.int64)
+        self._part_msg = np.zeros((n_chunks, M, S, 3), np.int64)
+        self._settle_acc = np.zeros((S, Rn, NV), np.int64)
+        self._settle_mech = np.zeros((S, Rn, NM), np.int64)
+        self._settle_cpn = np.zeros((Kc, 4), np.int64)
+        self._pend_count = np.zeros(n_chunks, np.int64)
+        stock = plan.coupons.stock
+        self.coupon_stock = np.where(stock >= 0, stock, np.iinfo(np.int64).max).astype(np.int64)
+        self.coupon_left = self.coupon_stock.copy()
+        self.flash_left = plan.flash.stock.astype(np.int64).copy()
+        self.first_n_left = plan.first_n.n.astype(np.int64).copy()
+        self.flash_stats = np.zeros((F, 4))
+        self.flash_stats[:, 2] = np.nan
+        self.first_n_stats = np.zeros((N, 2))
+        self.first_n_stats[:, 1] = np.nan
+        self.promise = np.zeros(Rn)
+        self.dyn = np.zeros(4)
+        self.epoch = 0
+        pre = plan.extras.presale
+        self._forfeit_epoch = (
+            int(np.ceil(pre["tail_end"])) - 1 if plan.extras.presale_enabled else -1
+        )
+        self.below_share = float(plan.extras.scarcity["below_share"])
+        self._parallel(K.init_kernel, self.P, self.state, self.keys, self.chunk)
+
+    def _parallel(self, kernel: Callable[..., None], *args: Any) -> None:
+        """Run a nogil kernel over all chunks, one contiguous group of chunks per thread."""
+        if self._pool is None:
+            kernel(*args, 0, self.n_chunks)
+            return
+        futures = [self._pool.submit(kernel, *args, a, b) for a, b in self._groups]
+        for f in futures:
+            f.result()
+
+    def close(self) -> None:
+        """Release the worker threads."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    # -- the epoch-stepping interface ------------------------------------------
+    @property
+    def hours(self) -> int:
+        return self.P.H
+
+    def set_promise(self, hours_by_region: np.ndarray) -> None:
+        """Delivery promise (hours to the door) shown at checkout, per region (0: none)."""
+        self.promise[:] = hours_by_region
+
+    def step(self) -> np.ndarray:
+        """Advance one epoch; returns the epoch's paid orders per region."""
+        e = self.epoch
+        if e >= self.P.H:
+            raise RuntimeError("the campaign is over")
+        self.dyn[0] = float(self._scarcity(e))
+        self._parallel(
+            K.epoch_kernel,
+            self.P, self.state, self.keys, e, self.chunk, self.dyn, self.coupon_left,
+            self.flash_left, self.first_n_left, self.promise, self._part, self._part_mech,
+            self._part_cpn, self._part_msg, self._pend_count,
+        )  # fmt: skip
+        self.counters[e] += self._part.sum(axis=0)
+        self.mechanisms[e] += self._part_mech.sum(axis=0)
+        if self._pend_count.any():
+            self._settle_acc[:] = 0
+            self._settle_mech[:] = 0
+            K.settle(
+                self.P, self.state, self.keys, e, self.chunk, self._pend_count, self.dyn,
+                self.coupon_left, self.flash_left, self.first_n_left, self.promise,
+                self._settle_acc, self._settle_mech, self._settle_cpn, self.flash_stats,
+                self.first_n_stats,
+            )  # fmt: skip
+            self.counters[e] += self._settle_acc
+            self.mechanisms[e] += self._settle_mech
+        if e == self._forfeit_epoch:
+            self._parallel(K.forfeit_kernel, self.P, self.state, self.chunk, self._part)
+            self.counters[e] += self._part.sum(axis=0)
+        self.epoch += 1
+        if self.epoch == self.P.H:
+            self._parallel(
+                K.flush_messages, self.P, self.state, self.keys, self.chunk, self._part_msg
+            )
+            self.close()
+        return self.counters[e, :, :, V_ORDERS].sum(axis=0)
+
+    def _scarcity(self, e: int) -> bool:
+        """Is a scarcity message showing (a limited coupon or first-N below its share)?"""
+        if not self.plan.extras.scarcity["urgency"]:
+            return False
+        c, fn = self.plan.coupons, self.plan.first_n
+        open_ = (c.claim_start <= e) & (c.claim_end > e) & (c.stock >= 0) & c.claimable
+        low = self.coupon_left < self.below_share * self.coupon_stock
+        if np.any(open_ & low):
+            return True
+        n = fn.n
+        fopen = (fn.start <= e) & (fn.end > e) & (n > 0)
+        return bool(np.any(fopen & (self.first_n_left < self.below_share * n)))
+
+    def run(self) -> dict[str, Any]:
+        """Run the remaining epochs and return the outputs."""
+        while self.epoch < self.P.H:
+            self.step()
+        return self.results()
+
+    # -- outputs -------------------------------------------------------------------
+    def results(self) -> dict[str, Any]:
+        """Named arrays (counts; money in currency units, not scaled by population.scale)."""
+        out: dict[str, Any] = {}
+        for v, name in enumerate(COUNTER_NAMES):
+            a = self.counters[..., v]
+            out[name] = a / 100.0 if name in MONEY else a.copy()
+        out["subsidy"] = self.mechanisms / 100.0  # [hour, segment, region, mechanism]
+        cpn = self._part_cpn.sum(axis=0) + self._settle_cpn
+        out["coupon_claim_attempts"] = cpn[:, 0]
+        out["coupon_claims"] = cpn[:, 1]
+        out["coupon_claims_lost"] = cpn[:, 2]
+        out["coupon_uses"] = cpn[:, 3]
+        out["flash_slot_attempts"] = self.flash_stats[:, 0].astype(np.int64)
+        out["flash_slot_wins"] = self.flash_stats[:, 1].astype(np.int64)
+        out["flash_sellout_hours"] = self.flash_stats[:, 2].copy()
+        out["first_n_wins"] = self.first_n_stats[:, 0].astype(np.int64)
+        out["first_n_exhausted_at"] = self.first_n_stats[:, 1].copy()
+        msg = self._part_msg.sum(axis=0)
+        out["messages_sent"] = msg[..., 0]
+        out["messages_seen"] = msg[..., 1]
+        out["messages_woken"] = msg[..., 2]
+        out["orders_by_region"] = self.counters[..., V_ORDERS].sum(axis=1)
+        out["unique_visitors"] = int(np.count_nonzero(self.state.flags & 8))
+        out["mechanisms"] = MECHANISMS
+        return out
+
+
+MONEY = frozenset({"gmv", "paid", "cogs", "deposit_money", "forfeit_money", "return_money"})
+
+
+def simulate_shoppers(plan: Plan, replicate: int = 0, **kwargs: Any) -> dict[str, Any]:
+    """Simulate one replicate of the shopper model and return its named arrays."""
+    return ShopperModel(plan, replicate, **kwargs).run()
