@@ -626,7 +626,11 @@ class _Compiler:
             ),
             stock=arr([stock(c) for c in cps], np.int64),
             per_shopper=arr([c.per_shopper for c in cps], np.int32),
-            cats=_ro(np.array([self.cats(c.categories) for c in cps], dtype=bool).reshape(K, -1)),
+            cats=_ro(
+                np.array([self.cats(c.categories) for c in cps], dtype=bool).reshape(
+                    K, len(self.category_names)
+                )
+            ),
             segments=_ro(np.array([self.segs(c.segments) for c in cps], dtype=bool).reshape(K, S)),
             stacks=arr([c.stacks_with_threshold for c in cps], bool),
             claimable=arr([c.claimable and c.enabled for c in cps], bool),
@@ -695,7 +699,9 @@ class _Compiler:
             ),
             utility=_ro(np.array([f.utility for f in fns], dtype=np.float64)),
             cats=_ro(
-                np.array([self.cats(f.categories) for f in fns], dtype=bool).reshape(len(fns), -1)
+                np.array([self.cats(f.categories) for f in fns], dtype=bool).reshape(
+                    len(fns), len(self.category_names)
+                )
             ),
         )
 
@@ -755,7 +761,9 @@ class _Compiler:
             gift_utility=_ro(np.array([g.utility for g in gifts], dtype=np.float64)),
             gift_take_up=_ro(np.array([g.take_up for g in gifts], dtype=np.float64)),
             gift_cats=_ro(
-                np.array([self.cats(g.categories) for g in gifts], dtype=bool).reshape(G, -1)
+                np.array([self.cats(g.categories) for g in gifts], dtype=bool).reshape(
+                    G, len(self.category_names)
+                )
             ),
             points_active=_ro(self.window(p.points) if p.points.enabled else off),
             points={

@@ -202,6 +202,13 @@ class ShopperModel:
     def step(self) -> np.ndarray:
         """Advance one epoch; returns the epoch's paid orders per region."""
         e = self.epoch
+        self.advance()
+        self.settle()
+        return self.counters[e, :, :, V_ORDERS].sum(axis=0)
+
+    def advance(self) -> None:
+        """First half of an epoch: every shopper's sessions (contested actions left pending)."""
+        e = self.epoch
         if e >= self.P.H:
             raise RuntimeError("the campaign is over")
         self.dyn[0] = float(self._scarcity(e))
@@ -213,6 +220,18 @@ class ShopperModel:
         )  # fmt: skip
         self.counters[e] += self._part.sum(axis=0)
         self.mechanisms[e] += self._part_mech.sum(axis=0)
+
+    def pending(self) -> np.ndarray:
+        """Shoppers with a contested action waiting for the settlement (after advance())."""
+        lists = [
+            self.state.pend_list[c * self.chunk : c * self.chunk + n]
+            for c, n in enumerate(self._pend_count)
+        ]
+        return np.concatenate(lists) if lists else np.zeros(0, np.int32)
+
+    def settle(self) -> None:
+        """Second half of an epoch: contested actions in (time, shopper) order, forfeits."""
+        e = self.epoch
         if self._pend_count.any():
             self._settle_acc[:] = 0
             self._settle_mech[:] = 0
@@ -222,6 +241,7 @@ class ShopperModel:
                 self._settle_acc, self._settle_mech, self._settle_cpn, self.flash_stats,
                 self.first_n_stats,
             )  # fmt: skip
+            self._pend_count[:] = 0
             self.counters[e] += self._settle_acc
             self.mechanisms[e] += self._settle_mech
         if e == self._forfeit_epoch:
@@ -233,7 +253,6 @@ class ShopperModel:
                 K.flush_messages, self.P, self.state, self.keys, self.chunk, self._part_msg
             )
             self.close()
-        return self.counters[e, :, :, V_ORDERS].sum(axis=0)
 
     def _scarcity(self, e: int) -> bool:
         """Is a scarcity message showing (a limited coupon or first-N below its share)?"""
