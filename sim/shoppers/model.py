@@ -156,6 +156,7 @@ class ShopperModel:
         self._settle_mech = np.zeros((S, Rn, NM), np.int64)
         self._settle_cpn = np.zeros((Kc, 4), np.int64)
         self._pend_count = np.zeros(n_chunks, np.int64)
+        self._scratch = np.zeros((n_chunks, 2, NM))
         stock = plan.coupons.stock
         self.coupon_stock = np.where(stock >= 0, stock, np.iinfo(np.int64).max).astype(np.int64)
         self.coupon_left = self.coupon_stock.copy()
@@ -216,7 +217,7 @@ class ShopperModel:
             K.epoch_kernel,
             self.P, self.state, self.keys, e, self.chunk, self.dyn, self.coupon_left,
             self.flash_left, self.first_n_left, self.promise, self._part, self._part_mech,
-            self._part_cpn, self._part_msg, self._pend_count,
+            self._part_cpn, self._part_msg, self._pend_count, self._scratch,
         )  # fmt: skip
         self.counters[e] += self._part.sum(axis=0)
         self.mechanisms[e] += self._part_mech.sum(axis=0)
