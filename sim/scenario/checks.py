@@ -64,7 +64,8 @@ class _Checker:
 
     def date(self, loc: Loc, d: dt.date) -> None:
         day0 = dt.datetime.combine(d, dt.time())
-        if day0 + dt.timedelta(days=1) <= self.start or day0 >= self.end:
+        # the day ends at or before the start iff it is an earlier date (no overflow at 9999-12-31)
+        if d < self.start.date() or day0 >= self.end:
             self.add(
                 loc,
                 f"date {d} is outside the campaign ({self.start.date()} to {self.end.date()})",

@@ -102,9 +102,9 @@ def _source_at(origin: _Origin, loc: Loc) -> str:
     node = origin
     for part in loc:
         kids = node.children
-        if isinstance(kids, dict) and part in kids:
-            node = kids[part]
-        elif isinstance(kids, list) and isinstance(part, int) and 0 <= part < len(kids):
+        if (isinstance(kids, dict) and part in kids) or (
+            isinstance(kids, list) and isinstance(part, int) and 0 <= part < len(kids)
+        ):
             node = kids[part]
         else:
             break
@@ -185,7 +185,9 @@ def _read(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], _Origin]
     real = path.resolve()
     if real in chain:
         cycle = " -> ".join(_display(p) for p in (*chain, real))
-        raise ScenarioError([ErrorLine(shown, "base", f"files extend each other in a cycle: {cycle}")])
+        raise ScenarioError(
+            [ErrorLine(shown, "base", f"files extend each other in a cycle: {cycle}")]
+        )
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -200,16 +202,20 @@ def _read(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], _Origin]
         raise ScenarioError([ErrorLine(shown, "", "not UTF-8 text")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([ErrorLine(shown, "", f"not valid TOML: {exc}")]) from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays or tables
+        raise ScenarioError([ErrorLine(shown, "", "not valid TOML: nested too deeply")]) from None
 
     base_name = data.pop("base", None)
     if base_name is None:
         return data, _origin_of(data, shown)
     if not isinstance(base_name, str) or not base_name:
-        raise ScenarioError(
-            [ErrorLine(shown, "base", "must be a file name (a string)", base_name)]
-        )
+        raise ScenarioError([ErrorLine(shown, "base", "must be a file name (a string)", base_name)])
     base_path = path.parent / base_name
-    if not base_path.exists():
+    try:
+        found = base_path.exists()
+    except OSError:  # e.g. a name too long for the file system
+        found = False
+    if not found:
         raise ScenarioError(
             [
                 ErrorLine(
@@ -249,7 +255,7 @@ def parse_path(key: str) -> Loc:
             )
         parts.append(m.group(1))
         for idx in re.findall(r"\[([^\[\]]+)\]", m.group(2)):
-            parts.append(int(idx) if idx.lstrip("-").isdigit() else ("name", idx))
+            parts.append(int(idx) if re.fullmatch(r"-?[0-9]+", idx) else ("name", idx))
     return tuple(parts)
 
 
@@ -257,7 +263,7 @@ def parse_value(text: str) -> Any:
     """Read an override value as TOML; fall back to the raw string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
 
 
@@ -289,15 +295,17 @@ def apply_override(data: dict[str, Any], origin: _Origin, key: str, value: Any) 
                 if isinstance(onode.children, dict):
                     onode.children[part] = _Origin(label, {} if isinstance(nxt, str) else [])
             node = node[part]
-            onode = onode.children[part] if isinstance(onode.children, dict) else onode
+            if isinstance(onode.children, dict):
+                onode = onode.children[part]
+                # like a variant's merge: a table an override writes into is the override's,
+                # so its own rules (end after start, ...) name --set, not the file
+                onode.source = label
             done.append(part)
             continue
         if not isinstance(node, list):
-            raise ScenarioError(
-                [ErrorLine(SET_ORIGIN, key, f"'{format_loc(done)}' is not a list")]
-            )
+            raise ScenarioError([ErrorLine(SET_ORIGIN, key, f"'{format_loc(done)}' is not a list")])
         if isinstance(part, tuple):
-            names = [x.get("name") for x in node if isinstance(x, dict)]
+            names = [x.get("name") if isinstance(x, dict) else None for x in node]
             if part[1] not in names:
                 close = difflib.get_close_matches(part[1], [n for n in names if n], n=1)
                 hint = f"did you mean '{close[0]}'? " if close else ""
@@ -307,7 +315,7 @@ def apply_override(data: dict[str, Any], origin: _Origin, key: str, value: Any) 
                             SET_ORIGIN,
                             key,
                             f"no item named '{part[1]}' in {format_loc(done)}; {hint}"
-                            f"names: {', '.join(map(str, names)) or 'none'}",
+                            f"names: {', '.join(str(n) for n in names if n) or 'none'}",
                         )
                     ]
                 )
@@ -335,6 +343,7 @@ def apply_override(data: dict[str, Any], origin: _Origin, key: str, value: Any) 
         node = node[idx]
         if isinstance(onode.children, list) and idx < len(onode.children):
             onode = onode.children[idx]
+            onode.source = label
 
 
 def split_override(text: str) -> tuple[str, Any]:
@@ -380,19 +389,39 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
     return model
 
 
+def _data_loc(loc: Iterable[str | int], origin: _Origin) -> Loc:
+    """A pydantic error location without its union-branch labels (``function-after[...]``).
+
+    A part that is a key of the data is kept even when it has a ``[`` in it (a quoted TOML
+    key such as ``"a[0]"``): only parts that name no key there can be labels.
+    """
+    out: list[str | int] = []
+    node: _Origin | None = origin
+    for part in loc:
+        kids = node.children if node is not None else None
+        if (isinstance(kids, dict) and part in kids) or (
+            isinstance(kids, list) and isinstance(part, int) and 0 <= part < len(kids)
+        ):
+            node = kids[part]
+        elif isinstance(part, str) and "[" in part:
+            continue
+        else:
+            node = None
+        out.append(part)
+    return tuple(out)
+
+
 def _line(err: dict[str, Any], origin: _Origin, top: str) -> ErrorLine:
-    loc: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+    loc = _data_loc(err["loc"], origin)
     kind = err["type"]
     source = _source_at(origin, loc) if loc else top
     path = format_loc(loc)
-    if kind == "extra_forbidden":
+    if kind == "extra_forbidden" and loc:
         parent = _model_at(loc[:-1])
         allowed = list(parent.model_fields) if parent else []
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        return ErrorLine(
-            source, path, f"unknown key; {hint}allowed: {', '.join(allowed)}", None
-        )
+        return ErrorLine(source, path, f"unknown key; {hint}allowed: {', '.join(allowed)}", None)
     if kind == "missing":
         parent = _model_at(loc[:-1])
         where = format_loc(loc[:-1]) or "the top level"
@@ -411,12 +440,23 @@ def _line(err: dict[str, Any], origin: _Origin, top: str) -> ErrorLine:
     return ErrorLine(source, path, msg, given)
 
 
+def _echo(err: Any) -> bool:
+    """A "too short" error that only echoes its items' own errors.
+
+    pydantic counts the items that validated, so a one-item list whose item is
+    invalid is also reported as having "0 items"; the item's error says it all.
+    """
+    if err["type"] != "too_short" or not isinstance(err.get("input"), list | tuple):
+        return False
+    return len(err["input"]) >= err.get("ctx", {}).get("min_length", 0)
+
+
 def validate(data: dict[str, Any], origin: _Origin, top: str) -> Scenario:
     """Validate raw data into a Scenario, or raise ScenarioError with every problem."""
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        lines = [_line(e, origin, top) for e in exc.errors(include_url=False)]
+        lines = [_line(e, origin, top) for e in exc.errors(include_url=False) if not _echo(e)]
         raise ScenarioError(lines) from None
     except CrossFieldErrors as exc:
         raise ScenarioError(
@@ -488,9 +528,7 @@ def to_toml_dict(scenario: Scenario) -> dict[str, Any]:
 
 def content_hash(scenario: Scenario) -> str:
     """A stable SHA-256 of the resolved scenario: equal for equal plans, whatever the files."""
-    canonical = json.dumps(
-        scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":")
-    )
+    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

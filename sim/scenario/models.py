@@ -16,6 +16,7 @@ are real-world counts; the plan compiler scales them by ``population.scale``.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -23,6 +24,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    field_validator,
     model_validator,
 )
 
@@ -45,6 +47,7 @@ def _no_offset(value: Any) -> Any:
 LocalDateTime = Annotated[dt.datetime, BeforeValidator(_no_offset)]
 """A local date-time (a date alone means its 00:00)."""
 
+
 def _integral(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -55,8 +58,12 @@ Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
 Money = Annotated[float, Field(ge=0.0)]
-Count = Annotated[int, BeforeValidator(_integral), Field(ge=0)]
-PosCount = Annotated[int, BeforeValidator(_integral), Field(ge=1)]
+MAX_COUNT = 10**15
+"""Largest real-world count (a typo beyond it would overflow the plan's int64 arrays)."""
+Count = Annotated[int, BeforeValidator(_integral), Field(ge=0, le=MAX_COUNT)]
+PosCount = Annotated[int, BeforeValidator(_integral), Field(ge=1, le=MAX_COUNT)]
+PerShopper = Annotated[int, BeforeValidator(_integral), Field(ge=1, le=2**31 - 1)]
+"""A count per shopper or per basket (the plan holds these as int32)."""
 HourOfDay = Annotated[int, Field(ge=0, le=23)]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")]
 
@@ -170,17 +177,23 @@ class Campaign(Model):
     targets: Targets = Targets()
     """Targets the KPIs are reported against."""
 
-    @model_validator(mode="after")
-    def _clock(self) -> Self:
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            # OSError: names that are tzdata directories ('America') or too long for a path
             raise ValueError(
-                f"unknown time zone '{self.timezone}'; use an IANA name such as "
+                f"unknown time zone '{value}'; use an IANA name such as "
                 "'Asia/Shanghai', 'America/New_York' or 'UTC'"
             ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _clock(self) -> Self:
         if self.end <= self.start:
             raise ValueError(f"end ({self.end}) must be after start ({self.start})")
         for label, t in (("start", self.start), ("end", self.end)):
@@ -245,7 +258,6 @@ class Spike(Model):
     """Dates it applies to (empty: every day allowed by `phases`)."""
     phases: tuple[str, ...] = ()
     """Phases it applies to (empty: all)."""
-
 
 
 DIURNAL_NAMES = ("ecommerce", "flat", "evening", "office")
@@ -475,7 +487,7 @@ class Threshold(Window):
 class QuantityTier(Model):
     """Buy at least `units`, get `discount` off the unit price."""
 
-    units: Annotated[int, Field(ge=2)]
+    units: Annotated[int, Field(ge=2, le=2**31 - 1)]
     """Units that unlock the tier."""
     discount: Annotated[float, Field(gt=0.0, lt=1.0)]
     """Fraction off the unit price."""
@@ -537,7 +549,7 @@ class Coupon(Model):
     """How many can be claimed in all (real-world count; first come, first served)."""
     budget: Positive | None = None
     """Subsidy budget: caps claims at budget / face_value."""
-    per_shopper: PosCount = 1
+    per_shopper: PerShopper = 1
     """How many one shopper can hold."""
     categories: tuple[str, ...] = ()
     """Categories it can be used on (empty: all)."""
@@ -562,6 +574,10 @@ class Coupon(Model):
                 raise ValueError(f"{label}_end ({b}) must be after {label}_start ({a})")
         if self.kind == "category" and not self.categories:
             raise ValueError("a category coupon must name its categories")
+        if self.budget is not None and self.budget / self.face_value > MAX_COUNT:
+            raise ValueError(
+                f"budget / face_value allows more than {MAX_COUNT:.0e} coupons; check both"
+            )
         return self
 
 
@@ -656,7 +672,7 @@ class Presale(Model):
 
 
 class FlashSlot(Model):
-    """Hourly flash sales (整点秒杀): a limited stock at a very low price, first come first served."""
+    """Hourly flash sales (整点秒杀): limited stock at a very low price, first come first served."""
 
     name: Name
     """Slot series name."""
@@ -676,7 +692,7 @@ class FlashSlot(Model):
     """List price of the item."""
     price_cut: Annotated[float, Field(gt=0.0, le=1.0)]
     """Fraction off the list price (0.999 sells a 1000 item for 1)."""
-    limit_per_shopper: PosCount = 1
+    limit_per_shopper: PerShopper = 1
     """Units one shopper may win across the series."""
     category: str | None = None
     """Category of the item (default: the first category)."""
@@ -805,6 +821,15 @@ class Gift(Window):
     """Share of qualifying orders that take it (bundles are chosen, not automatic)."""
     categories: tuple[str, ...] = ()
     """Categories (empty: all)."""
+
+    @model_validator(mode="after")
+    def _fraction(self) -> Self:
+        if self.kind in ("bogo", "bundle") and self.value > 1.0:
+            raise ValueError(
+                f"the value of a {self.kind} is the discount as a fraction (0.5 for "
+                f"buy-one-get-one), at most 1; got {self.value:g}"
+            )
+        return self
 
 
 class Points(Window):
@@ -1073,7 +1098,7 @@ class Site(Model):
     @model_validator(mode="after")
     def _shifts(self) -> Self:
         spans = sorted((s.start_hour, s.end_hour) for s in self.shifts)
-        for (_a0, a1), (b0, _b1) in zip(spans, spans[1:], strict=False):
+        for (_a0, a1), (b0, _b1) in itertools.pairwise(spans):
             if b0 < a1:
                 raise ValueError("shifts may not overlap")
         return self
@@ -1215,10 +1240,15 @@ class Scenario(Model):
     fulfilment: Fulfilment = Fulfilment()
     """Warehouses and couriers."""
 
+    @field_validator("categories")
+    @classmethod
+    def _categories(cls, value: tuple[Category, ...]) -> tuple[Category, ...]:
+        # a field validator, not the model validator below, so errors point at `categories`
+        _unique_names(value, "category")
+        return _sums_to_one(value, "category")
+
     @model_validator(mode="after")
     def _cross(self) -> Self:
-        _unique_names(self.categories, "category")
-        _sums_to_one(self.categories, "category")
         problems = cross_check(self)
         if problems:
             raise CrossFieldErrors(problems)
