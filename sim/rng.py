@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, uint64
+from numba import njit
 
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -55,7 +55,7 @@ def stream_keys(seed: int, replicate: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def mix64(z: uint64) -> uint64:
+def mix64(z: np.uint64) -> np.uint64:
     """SplitMix64's finaliser (a bijection of 64-bit integers)."""
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
@@ -63,38 +63,38 @@ def mix64(z: uint64) -> uint64:
 
 
 @njit(cache=True)
-def shopper_key(stream: uint64, shopper: int) -> uint64:
+def shopper_key(stream: np.uint64, shopper: int) -> np.uint64:
     """Per-shopper key; distinct shoppers get distinct keys (a bijection of the index)."""
     # casts: a key passed from Python arrives as int64, and int64 + uint64 is float64 in numba
     return mix64(np.uint64(stream) ^ (np.uint64(shopper) * _SHOPPER))
 
 
 @njit(cache=True)
-def bits(key: uint64, counter: int) -> uint64:
+def bits(key: np.uint64, counter: int) -> np.uint64:
     """64 random bits: draw ``counter`` of the SplitMix64 sequence seeded with ``key``."""
     return mix64(np.uint64(key) + (np.uint64(counter) + np.uint64(1)) * GAMMA)
 
 
 @njit(cache=True)
-def uniform(key: uint64, counter: int) -> float:
+def uniform(key: np.uint64, counter: int) -> float:
     """Uniform on [0, 1) with 53 random bits."""
     return float(bits(key, counter) >> np.uint64(11)) * _TO_UNIT
 
 
 @njit(cache=True)
-def uniform_open(key: uint64, counter: int) -> float:
+def uniform_open(key: np.uint64, counter: int) -> float:
     """Uniform on (0, 1]."""
     return (float(bits(key, counter) >> np.uint64(11)) + 1.0) * _TO_UNIT
 
 
 @njit(cache=True)
-def exponential(key: uint64, counter: int) -> float:
+def exponential(key: np.uint64, counter: int) -> float:
     """Exponential with mean 1 (inversion)."""
     return -math.log(uniform_open(key, counter))
 
 
 @njit(cache=True)
-def normal(key: uint64, counter: int) -> float:
+def normal(key: np.uint64, counter: int) -> float:
     """Standard normal (Box-Muller, from draws ``counter`` and ``counter + 1``)."""
     u1 = uniform_open(key, counter)
     u2 = uniform(key, counter + 1)
@@ -102,7 +102,7 @@ def normal(key: uint64, counter: int) -> float:
 
 
 @njit(cache=True)
-def poisson_small(key: uint64, counter: int, mean: float) -> int:
+def poisson_small(key: np.uint64, counter: int, mean: float) -> int:
     """Poisson by inversion from one uniform; meant for small means (< 30)."""
     u = uniform(key, counter)
     p = math.exp(-mean)
@@ -116,7 +116,7 @@ def poisson_small(key: uint64, counter: int, mean: float) -> int:
 
 
 @njit(cache=True)
-def alias_draw(key: uint64, counter: int, prob: np.ndarray, alias: np.ndarray) -> int:
+def alias_draw(key: np.uint64, counter: int, prob: np.ndarray, alias: np.ndarray) -> int:
     """Categorical draw from an alias table (one uniform: column and coin from its bits)."""
     n = prob.shape[0]
     u = uniform(key, counter) * n
@@ -126,8 +126,8 @@ def alias_draw(key: uint64, counter: int, prob: np.ndarray, alias: np.ndarray) -
     return k if (u - k) < prob[k] else alias[k]
 
 
-@njit(cache=True)
-def fill_uniform(key: uint64, shopper: int, start: int, out: np.ndarray) -> None:
+@njit(cache=True, nogil=True)
+def fill_uniform(key: np.uint64, shopper: int, start: int, out: np.ndarray) -> None:
     """Fill ``out`` with draws ``start, start+1, ...`` of one shopper (tests, benchmarks)."""
     h = shopper_key(key, shopper)
     for c in range(out.shape[0]):

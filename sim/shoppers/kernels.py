@@ -270,10 +270,10 @@ INF32 = np.float32(np.inf)
 # call). These functions never allocate (scratch arrays come from the caller) and
 # never keep a reference, which is what `_nrt=False` requires. `settle`, which sorts
 # and allocates, keeps NRT.
-hot = njit(cache=True, nogil=True, _nrt=False)
+hot = njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]
 # Helpers called on every candidate or session are inlined into their callers: a call
 # passes the plan and state tuples as ~370 flattened arguments.
-inline = njit(cache=True, nogil=True, _nrt=False, inline="always")
+inline = njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]
 _PRICE_MECH = np.array(PRICE_MECHANISMS, dtype=np.int64)
 
 # session modes
@@ -283,7 +283,7 @@ MODE_VISIT, MODE_RECALL, MODE_CONSOLATION = 0, 1, 2
 @hot
 def cents(x: float) -> int:
     """Money to integer cents, rounding half up (the ledger's unit)."""
-    return int(math.floor(x * 100.0 + 0.5))
+    return int(math.floor(x * 100.0 + 0.5))  # noqa: RUF046 (the integer type is the point)
 
 
 # ---------------------------------------------------------------------------
@@ -304,7 +304,7 @@ def cum_at(P, s, t):
 
 
 @inline
-def invert(P, s, lam):  # noqa: ANN001, ANN201
+def invert(P, s, lam):
     """The campaign hour at which segment s's cumulative intensity reaches lam (inf: never).
 
     The guide table gives a bracket of minutes; a binary search inside it finds the
@@ -598,7 +598,7 @@ def urgency(P, t, h, dyn, flash_open_utility, fn_open_utility):
 @hot
 def shop(
     P, St, i, t, e, key, base, mode, dyn, fn_left, promise, acc, mech, cpn, disc, cost, fl_util, reg
-):  # noqa: E501
+):
     """The funnel from the cart on: basket, deposit, deferral, padding, price, decision, payment.
 
     Returns the shopper's index in the pending list if it registered a first-N
@@ -788,7 +788,7 @@ def session(
     cpn,
     disc,
     cost,
-):  # noqa: E501
+):
     """A visit. Returns True if the shopper registered a contested action (pending list)."""
     s = int(St.seg[i])
     r = int(St.region[i])
@@ -898,7 +898,7 @@ def session(
         cost,
         fl_util,
         True,
-    )  # noqa: E501
+    )
     return registered or got >= 0
 
 
@@ -1013,7 +1013,7 @@ def epoch_kernel(
                         cost,
                         0.0,
                         False,
-                    )  # noqa: E501
+                    )
                     continue
                 if nt >= end:
                     break
@@ -1041,7 +1041,7 @@ def epoch_kernel(
                         cpn,
                         disc,
                         cost,
-                    ):  # noqa: E501
+                    ):
                         registered = True
                 j += 1
                 St.cand[i] = j
@@ -1071,7 +1071,7 @@ def settle(
     cpn,
     fl_stats,
     fn_stats,
-):  # noqa: E501
+):
     """Settle the epoch's contested actions in (time, shopper) order."""
     n = 0
     for c in range(pend_count.shape[0]):
@@ -1140,7 +1140,7 @@ def settle(
                     base,
                     disc[M_FLASH] / V,
                     True,
-                )  # noqa: E501
+                )
                 fl_stats[f, 1] += 1
                 if flash_left[f] == 0:
                     fl_stats[f, 2] = t - P.fl[FL_OPEN, f]
@@ -1166,7 +1166,7 @@ def settle(
                         cost,
                         P.fl[FL_UTILITY, f],
                         False,
-                    )  # noqa: E501
+                    )
         elif kind == PEND_FIRST_N:
             if fn_left[idx] != 0:
                 if fn_left[idx] > 0:

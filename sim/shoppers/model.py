@@ -12,6 +12,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -135,7 +136,7 @@ class ShopperModel:
         self.n_chunks = n_chunks
         groups = min(self.threads, n_chunks)
         bounds = np.linspace(0, n_chunks, groups + 1).round().astype(int)
-        self._groups = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        self._groups = [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
         self._pool = ThreadPoolExecutor(groups) if groups > 1 else None
         H = self.P.H
         S = len(plan.segments.names)

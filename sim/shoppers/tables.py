@@ -82,10 +82,28 @@ F_MEMBER, F_DORMANT, F_CONVERTED, F_VISITED = 1, 2, 4, 8
 # counter slots of one session's decisions (DECIDE / RECALL / SETTLE streams)
 SLOTS = 64
 (
-    D_CART, D_BUY, D_PAY, D_BASKET, D_BASKET2, D_CATEGORY, D_UNITS, D_PAD, D_DEFER, D_TASK,
-    D_FLASH, D_PRESALE, D_TAIL, D_RECALL, D_RETURN, D_BUNDLE, D_INSTALMENT, D_LOTTERY,
-    D_FISSION, D_FISSION_NEW, D_CONSOLATION,
-) = range(21)  # fmt: skip
+    D_CART,
+    D_BUY,
+    D_PAY,
+    D_BASKET,
+    D_BASKET2,
+    D_CATEGORY,
+    D_UNITS,
+    D_PAD,
+    D_DEFER,
+    D_TASK,
+    D_FLASH,
+    D_PRESALE,
+    D_TAIL,
+    D_RECALL,
+    D_RETURN,
+    D_BUNDLE,
+    D_INSTALMENT,
+    D_LOTTERY,
+    D_FISSION,
+    D_FISSION_NEW,
+    D_CONSOLATION,
+) = range(21)
 D_CLAIM = 24  # D_CLAIM + k for coupon k (k < 32)
 INIT_SEGMENT, INIT_REGION, INIT_ACTIVITY, INIT_MEMBER, INIT_DORMANT = 0, 1, 2, 4, 5
 INIT_CHANNEL = 1000  # + channel
@@ -171,8 +189,62 @@ SC_FIELDS = (
 )
 """Rows of ``KPlan.sc`` (scalars)."""
 (
-    SC_PEAK_START, SC_PEAK_END, SC_PC_RATE, SC_TH_PER_MULTIPLE, SC_TH_SHARE, SC_TH_STACKS, SC_MB_RATE, SC_MB_MAX_OFF, SC_MB_UTILITY, SC_ENV_INITIAL, SC_ENV_GROWTH, SC_ENV_TASK_PROB, SC_ENV_MAX, SC_ENV_MIN_SPEND, SC_PRE_ON, SC_PRE_DEPOSIT, SC_PRE_VALUE, SC_PRE_DEP_START, SC_PRE_DEP_END, SC_PRE_TAIL_START, SC_PRE_TAIL_END, SC_PRE_RUSH_START, SC_PRE_UPTAKE, SC_PRE_ITEM_PRICE, SC_PRE_TAIL_PAY, SC_PRE_RUSH_GIFT, SC_PRE_REMINDER_LIFT, SC_PRE_RUSH_LIFT, SC_PT_RATE, SC_PT_MULT, SC_PT_LOTTERY_PROB, SC_PT_LOTTERY_PRIZE, SC_PT_UTILITY, SC_IN_MIN, SC_IN_FEE, SC_IN_TAKE_UP, SC_IN_UTILITY, SC_SCARCITY_URGENCY, SC_RECALL_RATE, SC_RECALL_DELAY, SC_FI_PARTICIPATION, SC_FI_COUPON, SC_FI_NEW_RATE, SC_K_DEPTH, SC_K_PRICE, SC_K_COUPON, SC_K_SATED, SC_SATED_HOURS, SC_K_PROMISE, SC_FATIGUE_HOURS, SC_K_RETURN_DEPTH, SC_K_IMPULSE, SC_CONSOLATION, SC_DEFER_MARGIN, SC_FLASH_URGENCY,
-) = range(55)  # fmt: skip
+    SC_PEAK_START,
+    SC_PEAK_END,
+    SC_PC_RATE,
+    SC_TH_PER_MULTIPLE,
+    SC_TH_SHARE,
+    SC_TH_STACKS,
+    SC_MB_RATE,
+    SC_MB_MAX_OFF,
+    SC_MB_UTILITY,
+    SC_ENV_INITIAL,
+    SC_ENV_GROWTH,
+    SC_ENV_TASK_PROB,
+    SC_ENV_MAX,
+    SC_ENV_MIN_SPEND,
+    SC_PRE_ON,
+    SC_PRE_DEPOSIT,
+    SC_PRE_VALUE,
+    SC_PRE_DEP_START,
+    SC_PRE_DEP_END,
+    SC_PRE_TAIL_START,
+    SC_PRE_TAIL_END,
+    SC_PRE_RUSH_START,
+    SC_PRE_UPTAKE,
+    SC_PRE_ITEM_PRICE,
+    SC_PRE_TAIL_PAY,
+    SC_PRE_RUSH_GIFT,
+    SC_PRE_REMINDER_LIFT,
+    SC_PRE_RUSH_LIFT,
+    SC_PT_RATE,
+    SC_PT_MULT,
+    SC_PT_LOTTERY_PROB,
+    SC_PT_LOTTERY_PRIZE,
+    SC_PT_UTILITY,
+    SC_IN_MIN,
+    SC_IN_FEE,
+    SC_IN_TAKE_UP,
+    SC_IN_UTILITY,
+    SC_SCARCITY_URGENCY,
+    SC_RECALL_RATE,
+    SC_RECALL_DELAY,
+    SC_FI_PARTICIPATION,
+    SC_FI_COUPON,
+    SC_FI_NEW_RATE,
+    SC_K_DEPTH,
+    SC_K_PRICE,
+    SC_K_COUPON,
+    SC_K_SATED,
+    SC_SATED_HOURS,
+    SC_K_PROMISE,
+    SC_FATIGUE_HOURS,
+    SC_K_RETURN_DEPTH,
+    SC_K_IMPULSE,
+    SC_CONSOLATION,
+    SC_DEFER_MARGIN,
+    SC_FLASH_URGENCY,
+) = range(55)
 
 HR_FIELDS = (
     "is_peak",
@@ -193,8 +265,22 @@ HR_FIELDS = (
 )
 """Rows of ``KPlan.hr`` (hourly)."""
 (
-    HR_IS_PEAK, HR_PC_ACTIVE, HR_Q_ACTIVE, HR_TH_ACTIVE, HR_MB_ACTIVE, HR_ENV_TASK, HR_ENV_SPEND, HR_ENV_PEAK, HR_PT_ACTIVE, HR_IN_ACTIVE, HR_COUNTDOWN, HR_FI_ACTIVE, HR_DEPTH, HR_DEPTH_AHEAD, HR_CAT_PROFILE,
-) = range(15)  # fmt: skip
+    HR_IS_PEAK,
+    HR_PC_ACTIVE,
+    HR_Q_ACTIVE,
+    HR_TH_ACTIVE,
+    HR_MB_ACTIVE,
+    HR_ENV_TASK,
+    HR_ENV_SPEND,
+    HR_ENV_PEAK,
+    HR_PT_ACTIVE,
+    HR_IN_ACTIVE,
+    HR_COUNTDOWN,
+    HR_FI_ACTIVE,
+    HR_DEPTH,
+    HR_DEPTH_AHEAD,
+    HR_CAT_PROFILE,
+) = range(15)
 
 SG_FIELDS = (
     "visit_rate",
@@ -223,14 +309,42 @@ SG_FIELDS = (
 )
 """Rows of ``KPlan.sg`` (per segment)."""
 (
-    SG_VISIT_RATE, SG_ACTIVITY_SIGMA, SG_PRICE_SENS, SG_URGENCY_RESP, SG_COUPON_AFF, SG_FLASH_AFF, SG_MEMBER_RATE, SG_IS_NEW, SG_BASKET_MEDIAN, SG_BASKET_SIGMA, SG_UNITS_MEAN, SG_P_CART, SG_CHECKOUT_LOGIT, SG_P_PAY, SG_PAD_PROP, SG_PAD_REACH, SG_DEFER_PROP, SG_RETURN_PROP, SG_DORMANT_SHARE, SG_DORMANT_ACTIVITY, SG_FATIGUE_STEP, SG_REPEAT_PURCHASE, SG_CUM_TOTAL,
-) = range(23)  # fmt: skip
+    SG_VISIT_RATE,
+    SG_ACTIVITY_SIGMA,
+    SG_PRICE_SENS,
+    SG_URGENCY_RESP,
+    SG_COUPON_AFF,
+    SG_FLASH_AFF,
+    SG_MEMBER_RATE,
+    SG_IS_NEW,
+    SG_BASKET_MEDIAN,
+    SG_BASKET_SIGMA,
+    SG_UNITS_MEAN,
+    SG_P_CART,
+    SG_CHECKOUT_LOGIT,
+    SG_P_PAY,
+    SG_PAD_PROP,
+    SG_PAD_REACH,
+    SG_DEFER_PROP,
+    SG_RETURN_PROP,
+    SG_DORMANT_SHARE,
+    SG_DORMANT_ACTIVITY,
+    SG_FATIGUE_STEP,
+    SG_REPEAT_PURCHASE,
+    SG_CUM_TOTAL,
+) = range(23)
 
 CT_FIELDS = ("cogs", "price_index", "return_mult", "pc_cats", "q_cats", "th_cats", "pre_cats")
 """Rows of ``KPlan.ct`` (per category)."""
 (
-    CT_COGS, CT_PRICE_INDEX, CT_RETURN_MULT, CT_PC_CATS, CT_Q_CATS, CT_TH_CATS, CT_PRE_CATS,
-) = range(7)  # fmt: skip
+    CT_COGS,
+    CT_PRICE_INDEX,
+    CT_RETURN_MULT,
+    CT_PC_CATS,
+    CT_Q_CATS,
+    CT_TH_CATS,
+    CT_PRE_CATS,
+) = range(7)
 
 CP_FIELDS = (
     "cp_face",
@@ -248,8 +362,19 @@ CP_FIELDS = (
 )
 """Rows of ``KPlan.cp`` (per coupon)."""
 (
-    CP_FACE, CP_MIN, CP_CLAIM_START, CP_CLAIM_END, CP_USE_START, CP_USE_END, CP_PER_SHOPPER, CP_STACKS, CP_CLAIMABLE, CP_NEW_ONLY, CP_LIMITED, CP_CATEGORY,
-) = range(12)  # fmt: skip
+    CP_FACE,
+    CP_MIN,
+    CP_CLAIM_START,
+    CP_CLAIM_END,
+    CP_USE_START,
+    CP_USE_END,
+    CP_PER_SHOPPER,
+    CP_STACKS,
+    CP_CLAIMABLE,
+    CP_NEW_ONLY,
+    CP_LIMITED,
+    CP_CATEGORY,
+) = range(12)
 
 FL_FIELDS = (
     "fl_open",
@@ -263,14 +388,25 @@ FL_FIELDS = (
 )
 """Rows of ``KPlan.fl`` (per flash slot)."""
 (
-    FL_OPEN, FL_CLOSE, FL_SERIES, FL_PRICE, FL_LIST, FL_LIMIT, FL_CAT, FL_UTILITY,
-) = range(8)  # fmt: skip
+    FL_OPEN,
+    FL_CLOSE,
+    FL_SERIES,
+    FL_PRICE,
+    FL_LIST,
+    FL_LIMIT,
+    FL_CAT,
+    FL_UTILITY,
+) = range(8)
 
 FN_FIELDS = ("fn_start", "fn_end", "fn_disc", "fn_max_off", "fn_utility")
 """Rows of ``KPlan.fn`` (per first-N privilege)."""
 (
-    FN_START, FN_END, FN_DISC, FN_MAX_OFF, FN_UTILITY,
-) = range(5)  # fmt: skip
+    FN_START,
+    FN_END,
+    FN_DISC,
+    FN_MAX_OFF,
+    FN_UTILITY,
+) = range(5)
 
 MS_FIELDS = (
     "ms_send",
@@ -283,32 +419,45 @@ MS_FIELDS = (
 )
 """Rows of ``KPlan.ms`` (per message)."""
 (
-    MS_SEND, MS_REACH, MS_WAKE, MS_LIFT, MS_LIFT_END, MS_COUPON, MS_DORMANT_ONLY,
-) = range(7)  # fmt: skip
+    MS_SEND,
+    MS_REACH,
+    MS_WAKE,
+    MS_LIFT,
+    MS_LIFT_END,
+    MS_COUPON,
+    MS_DORMANT_ONLY,
+) = range(7)
 
 CH_FIELDS = ("ch_reach", "ch_lift")
 """Rows of ``KPlan.ch`` (per channel)."""
 (
-    CH_REACH, CH_LIFT,
-) = range(2)  # fmt: skip
+    CH_REACH,
+    CH_LIFT,
+) = range(2)
 
 GF_FIELDS = ("gf_kind", "gf_min", "gf_value", "gf_utility", "gf_take_up")
 """Rows of ``KPlan.gf`` (per gift)."""
 (
-    GF_KIND, GF_MIN, GF_VALUE, GF_UTILITY, GF_TAKE_UP,
-) = range(5)  # fmt: skip
+    GF_KIND,
+    GF_MIN,
+    GF_VALUE,
+    GF_UTILITY,
+    GF_TAKE_UP,
+) = range(5)
 
 QT_FIELDS = ("q_units", "q_disc")
 """Rows of ``KPlan.qt`` (per quantity tier)."""
 (
-    QT_UNITS, QT_DISC,
-) = range(2)  # fmt: skip
+    QT_UNITS,
+    QT_DISC,
+) = range(2)
 
 TH_FIELDS = ("th_spend", "th_off")
 """Rows of ``KPlan.th`` (per threshold tier)."""
 (
-    TH_SPEND, TH_OFF,
-) = range(2)  # fmt: skip
+    TH_SPEND,
+    TH_OFF,
+) = range(2)
 
 
 class KPlan(NamedTuple):
@@ -374,7 +523,7 @@ def _pack(fields: dict[str, object], names: tuple[str, ...]) -> np.ndarray:
 
 
 def _guide(cum: np.ndarray) -> np.ndarray:
-    """guide[s, g] = the last minute m with cum[s, m] <= g / GUIDE * total (a start for the scan)."""
+    """guide[s, g]: the last minute m with cum[s, m] <= g / GUIDE * total (search bracket)."""
     S = cum.shape[0]
     out = np.zeros((S, GUIDE + 1), dtype=np.int32)
     for s in range(S):
@@ -391,7 +540,7 @@ def kplan(plan: Plan, behaviour: dict[str, float] | None = None) -> KPlan:
     """Flatten a Plan for the kernels."""
     b = {**BEHAVIOUR_DEFAULTS, **(behaviour or {})}
     cal, seg, par = plan.calendar, plan.segments, plan.segments.params
-    d, c, f, fn, ms, ch, ex = (
+    d, c, fl, fn, ms, ch, ex = (
         plan.discounts, plan.coupons, plan.flash, plan.first_n, plan.messages,
         plan.channels, plan.extras,
     )  # fmt: skip
@@ -405,7 +554,7 @@ def kplan(plan: Plan, behaviour: dict[str, float] | None = None) -> KPlan:
     checkout = np.clip(par["funnel_checkout"], 1e-9, 1 - 1e-9)
     order = np.argsort(ms.send, kind="stable")
     coupon_kinds = [k.kind for k in plan.scenario.promotions.coupons]
-    f = dict(
+    fields: dict[str, object] = dict(
         H=cal.hours,
         peak_start=float(cal.peak_start),
         peak_end=float(cal.peak_end),
@@ -476,15 +625,15 @@ def kplan(plan: Plan, behaviour: dict[str, float] | None = None) -> KPlan:
         cp_new_only=a(c.new_only, np.bool_),
         cp_limited=a(c.stock >= 0, np.bool_),
         cp_category=a(np.array([k == "category" for k in coupon_kinds], dtype=bool), np.bool_),
-        fl_open=a(f.open),
-        fl_close=a(f.close),
-        fl_series=a(f.series, np.int64),
-        fl_price=a(f.price),
-        fl_list=a(f.list_price),
-        fl_limit=a(f.limit, np.int64),
-        fl_cat=a(f.category, np.int64),
-        fl_utility=a(f.utility),
-        fl_ptr=a(f.slot_ptr, np.int64),
+        fl_open=a(fl.open),
+        fl_close=a(fl.close),
+        fl_series=a(fl.series, np.int64),
+        fl_price=a(fl.price),
+        fl_list=a(fl.list_price),
+        fl_limit=a(fl.limit, np.int64),
+        fl_cat=a(fl.category, np.int64),
+        fl_utility=a(fl.utility),
+        fl_ptr=a(fl.slot_ptr, np.int64),
         fn_start=a(fn.start),
         fn_end=a(fn.end),
         fn_disc=a(fn.discount),
@@ -567,13 +716,12 @@ def kplan(plan: Plan, behaviour: dict[str, float] | None = None) -> KPlan:
         defer_margin=float(b["deferral_margin"]),
         flash_urgency=float(b["flash_urgency"]),
     )
-    fields: dict[str, object] = f
     fields["cum_total"] = seg.visit_cum[:, -1]
     fields["guide"] = np.asarray(fields["guide"], dtype=np.int64)
     packed: dict[str, np.ndarray] = {g: _pack(fields, names) for g, names in _GROUPS.items()}
     packed["sc"] = np.array([float(fields[n]) for n in SC_FIELDS])  # type: ignore[arg-type]
     for name in _ARRAYS:
-        packed[name] = np.ascontiguousarray(fields[name])  # type: ignore[call-overload]
-    for a in packed.values():
-        a.setflags(write=False)
+        packed[name] = np.ascontiguousarray(fields[name])
+    for arr in packed.values():
+        arr.setflags(write=False)
     return KPlan(**packed)
