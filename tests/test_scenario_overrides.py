@@ -602,12 +602,8 @@ def test_format_loc() -> None:
         assert format_loc(parse_path(key)) == key
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="calendar.spikes has no names, so the flash-heavy variant's [[calendar.spikes]] "
-    "replaces the baseline's spikes (00/10/20 and the peak-day midnight) instead of adding one",
-)
 def test_flash_heavy_keeps_the_baseline_spikes() -> None:
+    # named spikes merge by name, so the variant adds its spike to the baseline's
     base = load_scenario(BASELINE)
     flash = load_scenario(SCENARIOS / "double11_flash_heavy.toml")
     assert set(base.calendar.spikes) <= set(flash.calendar.spikes)

@@ -562,63 +562,63 @@ MODEL_RULES: list[tuple[str, dict[str, Any], str, list[str], dict[str, Any]]] = 
     (
         "phases leave a gap",
         {"calendar.phases[1].end": T(10, 12)},
-        "calendar",
+        "calendar.phases",
         ["without gaps or overlaps", "leaves a gap after", "'peak'", "'burst'"],
         {"calendar.phases[1].end": T(11)},
     ),
     (
         "phases overlap",
         {"calendar.phases[2].start": T(10, 12)},
-        "calendar",
+        "calendar.phases",
         ["overlaps"],
         {"calendar.phases[2].start": T(11)},
     ),
     (
         "phase names repeat",
         {"calendar.phases[3].name": "peak"},
-        "calendar",
+        "calendar.phases",
         ["phase names must be unique", "'peak'"],
         {"calendar.phases[3].name": "after_party"},
     ),
     (
         "no peak phase",
         {"calendar.phases[2].kind": "regular"},
-        "calendar",
+        "calendar.phases",
         ["exactly one", "'peak'", "found 0"],
         {"calendar.phases[2].kind": "peak"},
     ),
     (
         "two peak phases",
         {"calendar.phases[3].kind": "peak"},
-        "calendar",
+        "calendar.phases",
         ["exactly one", "found 2"],
         {"calendar.phases[3].kind": "return"},
     ),
     (
         "segment shares do not sum to 1",
         {"population.segments[0].share": 0.5},
-        "population",
+        "population.segments",
         ["segment shares must sum to 1", "1.2"],
         {"population.segments[0].share": 0.4, "population.segments[1].share": 0.4},
     ),
     (
         "segment names repeat",
         {"population.segments[2].name": "new"},
-        "population",
+        "population.segments",
         ["segment names must be unique", "'new'"],
         {"population.segments[2].name": "lapsed", "promotions.messages[0].segments": ["lapsed"]},
     ),
     (
         "region shares do not sum to 1",
         {"population.regions[0].share": 0.5},
-        "population",
+        "population.regions",
         ["region shares must sum to 1"],
         {"population.regions[0].share": 0.5, "population.regions[1].share": 0.5},
     ),
     (
         "region names repeat",
         {"population.regions[1].name": "east"},
-        "population",
+        "population.regions",
         ["region names must be unique"],
         {
             "population.regions[1].name": "far_west",
@@ -1689,13 +1689,13 @@ def test_every_field_error_in_a_file_is_reported_at_once(tmp_path: Path) -> None
 def test_field_errors_and_model_rules_together() -> None:
     bad = {
         "promotions.threshold.tiers[1].spend": 300,  # a model rule of Threshold
-        "population.segments[0].share": 0.9,  # a model rule of Population
+        "population.segments[0].share": 0.9,  # a rule on population.segments
         "fulfilment.sites[0].shifts[0].staff": -1,  # a field
     }
     errors = errors_of(bad)
     assert sorted(e.path for e in errors) == [
         "fulfilment.sites[0].shifts[0].staff",
-        "population",
+        "population.segments",
         "promotions.threshold",
     ]
 

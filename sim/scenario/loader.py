@@ -102,9 +102,9 @@ def _source_at(origin: _Origin, loc: Loc) -> str:
     node = origin
     for part in loc:
         kids = node.children
-        if (isinstance(kids, dict) and part in kids) or (
-            isinstance(kids, list) and isinstance(part, int) and 0 <= part < len(kids)
-        ):
+        if isinstance(kids, dict) and part in kids:
+            node = kids[part]
+        elif isinstance(kids, list) and isinstance(part, int) and 0 <= part < len(kids):
             node = kids[part]
         else:
             break
@@ -399,9 +399,9 @@ def _data_loc(loc: Iterable[str | int], origin: _Origin) -> Loc:
     node: _Origin | None = origin
     for part in loc:
         kids = node.children if node is not None else None
-        if (isinstance(kids, dict) and part in kids) or (
-            isinstance(kids, list) and isinstance(part, int) and 0 <= part < len(kids)
-        ):
+        if isinstance(kids, dict) and part in kids:
+            node = kids[part]
+        elif isinstance(kids, list) and isinstance(part, int) and 0 <= part < len(kids):
             node = kids[part]
         elif isinstance(part, str) and "[" in part:
             continue
@@ -456,7 +456,9 @@ def validate(data: dict[str, Any], origin: _Origin, top: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        lines = [_line(e, origin, top) for e in exc.errors(include_url=False) if not _echo(e)]
+        lines = [
+            _line(dict(e), origin, top) for e in exc.errors(include_url=False) if not _echo(e)
+        ]
         raise ScenarioError(lines) from None
     except CrossFieldErrors as exc:
         raise ScenarioError(

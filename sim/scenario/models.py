@@ -248,6 +248,9 @@ class CategoryDay(Model):
 class Spike(Model):
     """Hour-mark spikes: a burst of visits at given hours (flash openings, midnight)."""
 
+    name: Name | None = None
+    """Optional name; when every spike has one, a variant's spikes merge with its base's
+    by name instead of replacing them."""
     hours: Annotated[tuple[HourOfDay, ...], Field(min_length=1)]
     """Hours of day (0-23) whose first minutes spike."""
     multiplier: Annotated[float, Field(ge=1.0)] = 2.0
@@ -297,20 +300,22 @@ class Calendar(Model):
     spikes: tuple[Spike, ...] = ()
     """Hour-mark spikes."""
 
-    @model_validator(mode="after")
-    def _tiling(self) -> Self:
-        _unique_names(self.phases, "phase")
-        for a, b in zip(self.phases, self.phases[1:], strict=False):
+    @field_validator("phases")
+    @classmethod
+    def _tiling(cls, phases: tuple[Phase, ...]) -> tuple[Phase, ...]:
+        # a field validator, so errors point at `calendar.phases`
+        _unique_names(phases, "phase")
+        for a, b in zip(phases, phases[1:], strict=False):
             if b.start != a.end:
                 gap = "overlaps" if b.start < a.end else "leaves a gap after"
                 raise ValueError(
                     f"phases must follow each other without gaps or overlaps: '{b.name}' "
                     f"(start {b.start}) {gap} '{a.name}' (end {a.end})"
                 )
-        peaks = [p.name for p in self.phases if p.kind == "peak"]
+        peaks = [p.name for p in phases if p.kind == "peak"]
         if len(peaks) != 1:
             raise ValueError(f"exactly one phase must have kind 'peak' (found {len(peaks)})")
-        return self
+        return phases
 
 
 # ---------------------------------------------------------------------------
@@ -409,13 +414,15 @@ class Population(Model):
     )
     """Delivery regions; shares sum to 1."""
 
-    @model_validator(mode="after")
-    def _shares(self) -> Self:
-        _unique_names(self.segments, "segment")
-        _sums_to_one(self.segments, "segment")
-        _unique_names(self.regions, "region")
-        _sums_to_one(self.regions, "region")
-        return self
+    @field_validator("segments")
+    @classmethod
+    def _segment_shares(cls, v: tuple[Segment, ...]) -> tuple[Segment, ...]:
+        return _sums_to_one(_unique_names(v, "segment"), "segment")
+
+    @field_validator("regions")
+    @classmethod
+    def _region_shares(cls, v: tuple[Region, ...]) -> tuple[Region, ...]:
+        return _sums_to_one(_unique_names(v, "region"), "region")
 
 
 class Category(Model):
