@@ -259,7 +259,7 @@ def test_flash_slot_sells_to_the_earliest_attempts_and_is_never_oversold():
 def test_first_n_privilege_goes_to_the_first_n():
     out = run()
     n = int(plan_of().first_n.n[0])
-    assert int(out["first_n_wins"][0]) == n
+    assert int(out["wins_by_first_n"][0]) == n
     assert np.isfinite(out["first_n_exhausted_at"][0])
     fn = plan_of().first_n
     assert out["first_n_exhausted_at"][0] >= fn.start[0]
@@ -308,14 +308,14 @@ def test_switching_coupons_off_zeroes_coupon_cost():
         (f"promotions.coupons[{c}].enabled", False) for c in ("cross_20", "wake_15", "invite_10")
     )
     off = run(over)
-    assert subsidy(off, "coupon") == 0.0 and total(off, "coupon_uses") == 0
+    assert subsidy(off, "coupon") == 0.0 and total(off, "uses_by_coupon") == 0
     assert subsidy(run(), "coupon") > 0
 
 
 def test_limited_coupon_is_never_over_claimed():
     out = run((("promotions.coupons[cross_20].quantity", 5_000),))  # 500 simulated coupons
-    assert int(out["coupon_claims"][0]) == 500
-    assert int(out["coupon_claims_lost"][0]) > 0
+    assert int(out["claims_by_coupon"][0]) == 500
+    assert int(out["claims_lost_by_coupon"][0]) > 0
 
 
 def test_red_envelope_is_multiplied_on_the_peak_day():
@@ -379,6 +379,6 @@ def test_no_sessions_in_a_phase_without_traffic():
 
 def test_first_n_books_at_most_n():
     out = run((("promotions.first_n[first_50_half].n", 100),))  # 10 simulated
-    assert int(out["first_n_wins"][0]) == 10
+    assert int(out["wins_by_first_n"][0]) == 10
     m = out["_model"]
     assert (m.mechanisms[..., M_FIRST_N] > 0).sum() <= 10

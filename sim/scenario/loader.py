@@ -456,9 +456,7 @@ def validate(data: dict[str, Any], origin: _Origin, top: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        lines = [
-            _line(dict(e), origin, top) for e in exc.errors(include_url=False) if not _echo(e)
-        ]
+        lines = [_line(dict(e), origin, top) for e in exc.errors(include_url=False) if not _echo(e)]
         raise ScenarioError(lines) from None
     except CrossFieldErrors as exc:
         raise ScenarioError(

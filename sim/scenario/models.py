@@ -305,7 +305,7 @@ class Calendar(Model):
     def _tiling(cls, phases: tuple[Phase, ...]) -> tuple[Phase, ...]:
         # a field validator, so errors point at `calendar.phases`
         _unique_names(phases, "phase")
-        for a, b in zip(phases, phases[1:], strict=False):
+        for a, b in itertools.pairwise(phases):
             if b.start != a.end:
                 gap = "overlaps" if b.start < a.end else "leaves a gap after"
                 raise ValueError(

@@ -284,16 +284,18 @@ class ShopperModel:
             out[name] = a / 100.0 if name in MONEY else a.copy()
         out["subsidy"] = self.mechanisms / 100.0  # [hour, segment, region, mechanism]
         cpn = self._part_cpn.sum(axis=0) + self._settle_cpn
-        out["coupon_claim_attempts"] = cpn[:, 0]
-        out["coupon_claims"] = cpn[:, 1]
-        out["coupon_claims_lost"] = cpn[:, 2]
-        out["coupon_uses"] = cpn[:, 3]
+        out["claim_attempts_by_coupon"] = cpn[:, 0]
+        out["claims_by_coupon"] = cpn[:, 1]
+        out["claims_lost_by_coupon"] = cpn[:, 2]
+        out["uses_by_coupon"] = cpn[:, 3]
         out["flash_slot_attempts"] = self.flash_stats[:, 0].astype(np.int64)
         out["flash_slot_wins"] = self.flash_stats[:, 1].astype(np.int64)
         out["flash_sellout_hours"] = self.flash_stats[:, 2].copy()
-        out["first_n_wins"] = self.first_n_stats[:, 0].astype(np.int64)
+        out["wins_by_first_n"] = self.first_n_stats[:, 0].astype(np.int64)
         out["first_n_exhausted_at"] = self.first_n_stats[:, 1].copy()
-        msg = self._part_msg.sum(axis=0)
+        sent_order = self._part_msg.sum(axis=0)  # rows in send order (as the kernels see them)
+        msg = np.empty_like(sent_order)
+        msg[np.argsort(self.plan.messages.send, kind="stable")] = sent_order  # plan order
         out["messages_sent"] = msg[..., 0]
         out["messages_seen"] = msg[..., 1]
         out["messages_woken"] = msg[..., 2]

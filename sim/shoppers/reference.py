@@ -1112,14 +1112,14 @@ class ReferenceModel:
         cpn = self.coupon_stats
         # as in ShopperModel.results(): these per-coupon totals replace the hourly
         # counters of the same names
-        out["coupon_claim_attempts"] = cpn[:, 0].copy()
-        out["coupon_claims"] = cpn[:, 1].copy()
-        out["coupon_claims_lost"] = cpn[:, 2].copy()
-        out["coupon_uses"] = cpn[:, 3].copy()
+        out["claim_attempts_by_coupon"] = cpn[:, 0].copy()
+        out["claims_by_coupon"] = cpn[:, 1].copy()
+        out["claims_lost_by_coupon"] = cpn[:, 2].copy()
+        out["uses_by_coupon"] = cpn[:, 3].copy()
         out["flash_slot_attempts"] = self.flash_stats[:, 0].astype(np.int64)
         out["flash_slot_wins"] = self.flash_stats[:, 1].astype(np.int64)
         out["flash_sellout_hours"] = self.flash_stats[:, 2].copy()
-        out["first_n_wins"] = self.first_n_stats[:, 0].astype(np.int64)
+        out["wins_by_first_n"] = self.first_n_stats[:, 0].astype(np.int64)
         out["first_n_exhausted_at"] = self.first_n_stats[:, 1].copy()
         # messages were processed in send order; report them in the plan's order
         msg = np.zeros_like(self.message_stats)
