@@ -13,10 +13,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,cluster]"
 	touch $(STAMP)
 
-## demo: install, then validate and show the bundled Double 11 baseline
+## demo: install, validate the bundled plans, show the Double 11 baseline and simulate it
 demo: $(STAMP)
 	$(BIN)/promosim validate scenarios/*.toml
 	$(BIN)/promosim show scenarios/double11_baseline.toml
+	$(BIN)/promosim simulate scenarios/double11_baseline.toml
 
 ## test: install, then run the test suite (slow tests excluded; see test-all)
 test: $(STAMP)

@@ -153,13 +153,39 @@ def mesa_ratio(plan, shoppers: int, numba_sessions_per_s_1thread: float) -> dict
     return res
 
 
+def big_only(plan, threads: int) -> None:
+    """100 M shoppers for 24 epochs: does the state fit in 8 GB?"""
+    run_model(plan, 2_000, 1, epochs=3)  # compile
+    big = run_model(plan, 100_000_000, threads, epochs=24)
+    big["peak_rss_mb"] = peak_rss_mb()
+    print(
+        f"100 M shoppers, 24 epochs: {big['run_s']:.1f} s (init {big['init_s']:.1f} s), "
+        f"state {big['state_bytes_per_shopper']:.1f} B/shopper, "
+        f"peak RSS {big['peak_rss_mb']:.0f} MB"
+    )
+    out = ROOT / "benchmarks" / "results" / "shoppers.json"
+    result = json.loads(out.read_text()) if out.exists() else {}
+    result["big"] = big
+    result["peak_rss_mb_100m"] = big["peak_rss_mb"]
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({"peak_rss_mb_100m": big["peak_rss_mb"], "shoppers": big["shoppers"]}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes; under a minute")
     ap.add_argument("--big", action="store_true", help="also 100 M shoppers for 24 epochs")
+    ap.add_argument(
+        "--big-only",
+        action="store_true",
+        help="only the 100 M check, merged into the recorded results/shoppers.json",
+    )
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
     plan = compile_plan(load_scenario(BASELINE))
+    if args.big_only:
+        big_only(plan, args.threads)
+        return
     sizes = [200_000] if args.quick else [1_000_000, 10_000_000]
 
     # warm up (compile) on a tiny run so timings exclude compilation

@@ -113,6 +113,53 @@ def show(
 
 
 @app.command()
+def simulate(
+    file: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    overrides: SetOption = None,
+    shoppers: Annotated[
+        int | None, typer.Option(help="Simulated shoppers (default: the scenario's).", min=1)
+    ] = None,
+    replicate: Annotated[int, typer.Option(help="Replicate number.", min=0)] = 0,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    threads: Annotated[int | None, typer.Option(help="Threads (default: all cores).")] = None,
+) -> None:
+    """Run one replicate of the shopper model and print its KPIs.
+
+    (Monte Carlo runs with many replicates, fulfilment and saved results come with
+    `promosim run`.)
+    """
+    import time
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from sim.plan import compile_plan
+    from sim.shoppers import ShopperModel
+    from sim.summary import render_shopper_summary
+
+    try:
+        scenario = load_scenario(file, overrides or [])
+    except ScenarioError as err:
+        raise _fail(err) from None
+    plan = compile_plan(scenario)
+    console = Console(width=max(100, Console().width), stderr=False)
+    start = time.perf_counter()
+    model = ShopperModel(plan, replicate, seed=seed, shoppers=shoppers, threads=threads)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} h"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(f"{scenario.campaign.name}: hour by hour", total=model.hours)
+        while model.epoch < model.hours:
+            model.step()
+            progress.advance(task)
+    out = model.results()
+    render_shopper_summary(plan, out, console, time.perf_counter() - start)
+
+
+@app.command()
 def keys(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write the Markdown to this file.")

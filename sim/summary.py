@@ -402,3 +402,57 @@ def render_scenario(s: Scenario, plan: Plan, console: Console) -> None:
         )
     for note in plan.notes:
         console.print(f"  note: {note}", style="yellow", markup=False)
+
+
+def render_shopper_summary(plan: Plan, out: dict, console: Console, seconds: float) -> None:
+    """One replicate of the shopper model, in real-world figures (scaled by population.scale)."""
+    s = plan.scenario
+    k = plan.scale
+    cur = s.campaign.currency
+
+    def tot(name: str) -> float:
+        return float(np.sum(out[name])) * k
+
+    gmv, paid, orders = tot("gmv"), tot("paid"), tot("orders")
+    visitors = float(out["unique_visitors"]) * k
+    buyers_new = tot("new_shoppers")
+    t = s.campaign.targets
+    table = _table("Shopper model: one replicate (real-world figures)", "KPI", "value#", "target#")
+    rows: list[tuple[str, str, str]] = [
+        ("GMV (list value of paid orders)", money(gmv, cur), money(t.gmv, cur) if t.gmv else ""),
+        ("paid by shoppers", money(paid, cur), ""),
+        ("orders", f"{orders:,.0f}", ""),
+        ("average order value", money(gmv / orders if orders else 0.0, cur),
+         money(t.aov, cur) if t.aov else ""),
+        ("sessions", f"{tot('sessions'):,.0f}", ""),
+        ("visitors (unique)", f"{visitors:,.0f}", ""),
+        ("conversion (orders / visitors)", f"{orders / visitors:.1%}" if visitors else "-", ""),
+        ("new shoppers", f"{buyers_new:,.0f}", f"{t.new_shoppers:,}" if t.new_shoppers else ""),
+        ("returns", f"{tot('returns'):,.0f} ({tot('returns') / max(orders, 1):.1%})", ""),
+        ("presale deposits / tails / forfeits",
+         f"{tot('deposits'):,.0f} / {tot('tails_paid'):,.0f} / {tot('forfeits'):,.0f}", ""),
+    ]  # fmt: skip
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    cal = plan.calendar
+    phases = _table("GMV by phase", "phase", "GMV#", "share#", "target share#")
+    for i, name in enumerate(cal.phase_names):
+        g = float(out["gmv"][cal.phase == i].sum()) * k
+        target = t.phase_gmv_shares.get(name)
+        phases.add_row(name, money(g, cur), f"{g / gmv:.0%}" if gmv else "-",
+                       f"{target:.0%}" if target is not None else "")  # fmt: skip
+    console.print(phases)
+    sub = _table("Subsidy by mechanism", "mechanism", "cost#", "share of GMV#")
+    by_mech = out["subsidy"].sum(axis=(0, 1, 2)) * k
+    for name, v in zip(out["mechanisms"], by_mech, strict=True):
+        if v:
+            sub.add_row(name, money(float(v), cur), f"{v / gmv:.2%}" if gmv else "-")
+    console.print(sub)
+    peak_hour = int(np.argmax(out["orders"].sum(axis=(1, 2))))
+    console.print(
+        f"  busiest hour: {cal.local_time[peak_hour]} "
+        f"({float(out['orders'][peak_hour].sum()) * k:,.0f} orders); "
+        f"{int(np.sum(out['sessions'])):,} simulated sessions in {seconds:.1f} s",
+        markup=False,
+    )

@@ -87,3 +87,21 @@ def test_console_script_exit_code_without_traceback(tmp_path):
 @pytest.mark.parametrize("args", [["validate"], ["show"], ["nonsense"]])
 def test_usage_errors_exit_2(args):
     assert runner.invoke(app, args).exit_code == 2
+
+
+def test_every_toml_example_in_the_readme_validates(tmp_path):
+    """The README's scenario examples are complete, valid plans (docs that cannot rot)."""
+    import re
+
+    from sim import compile_plan, load_scenario
+
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", text, re.S)
+    full = [b for b in blocks if "[campaign]" in b]
+    assert full, "the README should show a complete scenario"
+    for k, block in enumerate(full):
+        path = tmp_path / f"example{k}.toml"
+        path.write_text(block)
+        compile_plan(load_scenario(path))
+        r = runner.invoke(app, ["show", str(path)])
+        assert r.exit_code == 0, r.output

@@ -382,3 +382,12 @@ def test_first_n_books_at_most_n():
     assert int(out["wins_by_first_n"][0]) == 10
     m = out["_model"]
     assert (m.mechanisms[..., M_FIRST_N] > 0).sum() <= 10
+
+
+def test_behaviour_weights_come_from_the_scenario():
+    """[behaviour] in the scenario drives the decision model (here: discounts stop mattering)."""
+    base = run()
+    flat = run((("behaviour.depth_weight", 0.0),))
+    assert total(flat, "orders") < total(base, "orders")
+    # same visits: the weight only changes decisions
+    np.testing.assert_array_equal(flat["sessions"][:24], base["sessions"][:24])

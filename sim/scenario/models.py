@@ -1225,6 +1225,47 @@ class Fulfilment(Model):
 
 
 # ---------------------------------------------------------------------------
+# behaviour
+# ---------------------------------------------------------------------------
+
+
+class Behaviour(Model):
+    """Weights of the shoppers' decision model (docs/model.md).
+
+    ASSUMPTIONS: chosen so that the baseline's funnel rates are plausible, not fitted;
+    they are the first thing to calibrate against last year's data, and natural
+    parameters for a sensitivity sweep.
+    """
+
+    depth_weight: NonNeg = 4.0
+    """Logit utility per unit of discount depth, times price sensitivity."""
+    price_weight: NonNeg = 0.5
+    """Utility lost per log-unit of price above the typical basket, times price sensitivity."""
+    coupon_weight: NonNeg = 0.3
+    """Utility of holding a coupon ("use it or lose it"), times coupon affinity."""
+    satiation_weight: NonNeg = 1.5
+    """Utility lost right after a purchase, times (1 - repeat_purchase)."""
+    satiation_hours: Positive = 72.0
+    """Decay time of satiation after a purchase."""
+    promise_weight: NonNeg = 0.3
+    """Utility lost per day of delivery promise beyond one day."""
+    fatigue_hours: Positive = 24.0
+    """Decay time of session fatigue."""
+    return_depth_weight: NonNeg = 1.0
+    """Extra return propensity per unit of discount depth."""
+    impulse_return_weight: NonNeg = 0.3
+    """Extra return propensity of impulse orders (bought in a spike or a flash slot)."""
+    store_scope_share: Share = 0.6
+    """Share of a basket counted towards a store-scope threshold."""
+    consolation: Share = 0.5
+    """Probability a shopper who lost a flash slot goes on shopping."""
+    deferral_margin: NonNeg = 0.02
+    """Smallest gain in headline discount rate worth waiting for."""
+    flash_urgency: NonNeg = 0.5
+    """Urgency from an open flash slot, per unit of its utility."""
+
+
+# ---------------------------------------------------------------------------
 # the scenario
 # ---------------------------------------------------------------------------
 
@@ -1246,6 +1287,8 @@ class Scenario(Model):
     """Budget and channels."""
     fulfilment: Fulfilment = Fulfilment()
     """Warehouses and couriers."""
+    behaviour: Behaviour = Behaviour()
+    """Weights of the shoppers' decision model (assumptions to calibrate)."""
 
     @field_validator("categories")
     @classmethod

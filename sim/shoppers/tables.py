@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sim.plan import MECHANISMS, Plan
+from sim.scenario.models import Behaviour
 
 # ---------------------------------------------------------------------------
 # counters per (hour, segment, region): integer counts, money in cents
@@ -112,22 +113,8 @@ INIT_MESSAGE = 2000  # + 2 * message (seen), + 2 * message + 1 (woken)
 GUIDE = 4096
 """Entries of the guide table used to invert the cumulative visit intensity."""
 
-BEHAVIOUR_DEFAULTS: dict[str, float] = {
-    "depth_weight": 4.0,
-    "price_weight": 0.5,
-    "coupon_weight": 0.3,
-    "satiation_weight": 1.5,
-    "satiation_hours": 72.0,
-    "promise_weight": 0.3,
-    "fatigue_hours": 24.0,
-    "return_depth_weight": 1.0,
-    "impulse_return_weight": 0.3,
-    "store_scope_share": 0.6,
-    "consolation": 0.5,
-    "deferral_margin": 0.02,
-    "flash_urgency": 0.5,
-}
-"""Behavioural constants (logit weights and the like); see docs/model.md."""
+BEHAVIOUR_DEFAULTS: dict[str, float] = Behaviour().model_dump()
+"""Defaults of the behavioural weights (``[behaviour]`` in a scenario; docs/model.md)."""
 
 
 SC_FIELDS = (
@@ -538,7 +525,7 @@ def _guide(cum: np.ndarray) -> np.ndarray:
 
 def kplan(plan: Plan, behaviour: dict[str, float] | None = None) -> KPlan:
     """Flatten a Plan for the kernels."""
-    b = {**BEHAVIOUR_DEFAULTS, **(behaviour or {})}
+    b = {**plan.scenario.behaviour.model_dump(), **(behaviour or {})}
     cal, seg, par = plan.calendar, plan.segments, plan.segments.params
     d, c, fl, fn, ms, ch, ex = (
         plan.discounts, plan.coupons, plan.flash, plan.first_n, plan.messages,
