@@ -415,6 +415,7 @@ def render_shopper_summary(plan: Plan, out: dict, console: Console, seconds: flo
 
     gmv, paid, orders = tot("gmv"), tot("paid"), tot("orders")
     visitors = float(out["unique_visitors"]) * k
+    buyers = float(out["unique_buyers"]) * k
     buyers_new = tot("new_shoppers")
     t = s.campaign.targets
     table = _table("Shopper model: one replicate (real-world figures)", "KPI", "value#", "target#")
@@ -426,7 +427,9 @@ def render_shopper_summary(plan: Plan, out: dict, console: Console, seconds: flo
          money(t.aov, cur) if t.aov else ""),
         ("sessions", f"{tot('sessions'):,.0f}", ""),
         ("visitors (unique)", f"{visitors:,.0f}", ""),
-        ("conversion (orders / visitors)", f"{orders / visitors:.1%}" if visitors else "-", ""),
+        ("buyers (unique)", f"{buyers:,.0f}", ""),
+        ("conversion (buyers / visitors)", f"{buyers / visitors:.1%}" if visitors else "-",
+         f"{t.conversion:.0%}" if t.conversion else ""),
         ("new shoppers", f"{buyers_new:,.0f}", f"{t.new_shoppers:,}" if t.new_shoppers else ""),
         ("returns", f"{tot('returns'):,.0f} ({tot('returns') / max(orders, 1):.1%})", ""),
         ("presale deposits / tails / forfeits",

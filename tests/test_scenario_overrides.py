@@ -578,7 +578,7 @@ def test_to_toml_leaves_out_unset_optionals() -> None:
     data = to_toml_dict(SMOKE_SCENARIO)
     assert "roi" not in data["campaign"]["targets"]
     assert "capacity_per_hour" not in data["fulfilment"]["sites"][0]["overflow"]
-    assert data["campaign"]["targets"]["aov"] == 300
+    assert data["campaign"]["targets"]["aov"] == 450
 
 
 def test_round_trip_keeps_a_custom_diurnal_profile_and_datetimes(tmp_path: Path) -> None:

@@ -179,6 +179,7 @@ def test_order_and_money_identities():
     assert c["tails_paid"] + c["forfeits"] == c["deposits"]
     assert c["visitors"] <= c["sessions"]
     assert c["first_visits"] == out["unique_visitors"]
+    assert out["unique_buyers"] <= min(out["unique_visitors"], c["orders"])
 
 
 # ---------------------------------------------------------------------------

@@ -301,6 +301,7 @@ class ShopperModel:
         out["messages_woken"] = msg[..., 2]
         out["orders_by_region"] = self.counters[..., V_ORDERS].sum(axis=1)
         out["unique_visitors"] = int(np.count_nonzero(self.state.flags & 8))
+        out["unique_buyers"] = int(np.count_nonzero(self.state.purchases))
         out["mechanisms"] = MECHANISMS
         return out
 

@@ -1129,5 +1129,6 @@ class ReferenceModel:
         out["messages_woken"] = msg[..., 2]
         out["orders_by_region"] = self.counters[..., self.counter["orders"]].sum(axis=1)
         out["unique_visitors"] = sum(1 for sh in self.shoppers if sh.visited)
+        out["unique_buyers"] = sum(1 for sh in self.shoppers if sh.purchases > 0)
         out["mechanisms"] = MECHANISMS
         return out
