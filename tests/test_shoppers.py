@@ -392,3 +392,23 @@ def test_behaviour_weights_come_from_the_scenario():
     assert total(flat, "orders") < total(base, "orders")
     # same visits: the weight only changes decisions
     np.testing.assert_array_equal(flat["sessions"][:24], base["sessions"][:24])
+
+
+def test_sampled_session_log_is_faithful_and_changes_nothing():
+    plan = plan_of()
+    plain = ShopperModel(plan, shoppers=5000).run()
+    m = ShopperModel(plan, shoppers=5000, log_every=50)
+    out = m.run()
+    for k in ("sessions", "orders", "gmv", "paid"):
+        np.testing.assert_array_equal(out[k], plain[k])
+    log = out["session_log"]
+    assert out["session_log_dropped"] == 0
+    assert len(log) > 0 and set(np.unique(log["shopper"] % 50)) == {0}
+    assert np.all(np.diff(log["seconds"]) >= 0)
+    # the logged shoppers' sessions, as counted by the model
+    sampled = np.isin(np.arange(5000), log["shopper"])
+    assert log["sessions"].sum() == int((log["kind"] == 0).sum())
+    # every logged order is a real order: GMV and paid in cents agree with the outcome
+    orders = log[log["orders"] > 0]
+    assert np.all(orders["gmv"] >= orders["paid"])
+    assert sampled.sum() <= 100

@@ -903,6 +903,49 @@ def session(
 
 
 # ---------------------------------------------------------------------------
+# the sampled session log (an opt-in debug aid)
+# ---------------------------------------------------------------------------
+
+LOG_COUNTERS = (
+    V_SESSIONS, V_CART, V_CHECKOUT, V_DEFER, V_ABANDON_CHECKOUT, V_ABANDON_PAY, V_ORDERS,
+    V_DEPOSITS, V_TAILS, V_FLASH_ATTEMPTS, V_CLAIMS, V_USES, V_GMV, V_PAID,
+)  # fmt: skip
+"""Counters whose change during one session is logged (the session's outcome)."""
+_LOG = np.array(LOG_COUNTERS, dtype=np.int64)
+LOG_FIXED = 6  # epoch, time (seconds), shopper, segment, region, kind (0 visit, 1 recall)
+
+
+@hot
+def log_snapshot(acc, St, i, buf, n):
+    """Before a logged session: keep the chunk's counters of the shopper's cell in row n."""
+    if n >= buf.shape[0]:
+        return
+    s = St.seg[i]
+    r = St.region[i]
+    for q in range(_LOG.shape[0]):
+        buf[n, LOG_FIXED + q] = acc[s, r, _LOG[q]]
+
+
+@hot
+def log_session(acc, St, i, t, e, kind, buf, n):
+    """After a logged session: row n holds its outcome (only this shopper ran in between,
+    so the change of the chunk's counters is exactly this session's). Returns the new count."""
+    if n >= buf.shape[0]:
+        return n + 1  # counted, not kept: the caller reports the rows dropped
+    s = St.seg[i]
+    r = St.region[i]
+    buf[n, 0] = e
+    buf[n, 1] = int(t * 3600.0)
+    buf[n, 2] = i
+    buf[n, 3] = s
+    buf[n, 4] = r
+    buf[n, 5] = kind
+    for q in range(_LOG.shape[0]):
+        buf[n, LOG_FIXED + q] = acc[s, r, _LOG[q]] - buf[n, LOG_FIXED + q]
+    return n + 1
+
+
+# ---------------------------------------------------------------------------
 # the epoch
 # ---------------------------------------------------------------------------
 
@@ -958,10 +1001,17 @@ def epoch_kernel(
     part_msg,
     pend_count,
     scratch,
+    log_every,
+    log_buf,
+    log_count,
     c0,
     c1,
 ):
-    """Advance the shoppers of chunks [c0, c1) through epoch e (campaign hours [e, e+1))."""
+    """Advance the shoppers of chunks [c0, c1) through epoch e (campaign hours [e, e+1)).
+
+    With ``log_every > 0``, every session of a shopper whose index is a multiple of it is
+    logged in ``log_buf[c]`` (see :func:`log_session`).
+    """
     N = St.seg.shape[0]
     end = float(e + 1)
     for c in range(c0, c1):
@@ -974,11 +1024,13 @@ def epoch_kernel(
         acc[:] = 0
         mech[:] = 0
         npend = 0
+        log_count[c] = 0
         lo = c * chunk
         hi = min(N, lo + chunk)
         for i in range(lo, hi):
             if St.next_t[i] >= end and St.recall_t[i] >= end:
                 continue
+            logged = log_every > 0 and i % log_every == 0
             key_i = R.shopper_key(keys[INIT], i)
             key_v = R.shopper_key(keys[VISIT], i)
             key_a = R.shopper_key(keys[ACCEPT], i)
@@ -994,6 +1046,8 @@ def epoch_kernel(
                     t = float(rt)
                     apply_messages(P, St, i, t, key_i, msg)
                     key_r = R.shopper_key(keys[RECALL], i)
+                    if logged:
+                        log_snapshot(acc, St, i, log_buf[c], log_count[c])
                     shop(
                         P,
                         St,
@@ -1014,6 +1068,8 @@ def epoch_kernel(
                         0.0,
                         False,
                     )
+                    if logged:
+                        log_count[c] = log_session(acc, St, i, t, e, 1, log_buf[c], log_count[c])
                     continue
                 if nt >= end:
                     break
@@ -1023,6 +1079,8 @@ def epoch_kernel(
                 s = int(St.seg[i])
                 L = lift(P, St, i, s, t, e, key_i)
                 if R.uniform(key_a, j) * P.max_lift[s, e] < L:
+                    if logged:
+                        log_snapshot(acc, St, i, log_buf[c], log_count[c])
                     if session(
                         P,
                         St,
@@ -1043,6 +1101,8 @@ def epoch_kernel(
                         cost,
                     ):
                         registered = True
+                    if logged:
+                        log_count[c] = log_session(acc, St, i, t, e, 0, log_buf[c], log_count[c])
                 j += 1
                 St.cand[i] = j
                 lam = cum_at(P, s, t) + R.exponential(key_v, j) / float(St.activity[i])

@@ -111,6 +111,15 @@ class ShopperModel:
     threads
         Threads running chunks of shoppers (default: the machine's cores, or
         ``NUMBA_NUM_THREADS`` when set). Results do not depend on it.
+    log_every
+        Opt-in debug aid: log every session of shoppers whose index is a multiple of
+        this (0: no log). ``results()["session_log"]`` is then a structured array, one
+        row per session: hour, seconds since the campaign start, shopper, segment,
+        region, kind (0 visit, 1 cart recall) and the session's outcome (its sessions,
+        cart adds, checkouts, deferrals, abandonments, orders, deposits, tails, flash
+        attempts, coupon claims and uses, GMV and paid in cents). Settlement outcomes
+        (flash wins, limited claims, first-N rebates) are not in it. The log does not
+        change the simulation.
     """
 
     def __init__(
@@ -123,6 +132,7 @@ class ShopperModel:
         chunk: int = DEFAULT_CHUNK,
         behaviour: dict[str, float] | None = None,
         threads: int | None = None,
+        log_every: int = 0,
     ) -> None:
         self.plan = plan
         self.threads = max(
@@ -158,6 +168,13 @@ class ShopperModel:
         self._settle_cpn = np.zeros((Kc, 4), np.int64)
         self._pend_count = np.zeros(n_chunks, np.int64)
         self._scratch = np.zeros((n_chunks, 2, NM))
+        self.log_every = max(0, int(log_every))
+        per_chunk = 8 * (self.chunk // self.log_every + 1) if self.log_every else 1
+        width = K.LOG_FIXED + len(K.LOG_COUNTERS)
+        self._log_buf = np.zeros((n_chunks, per_chunk, width), np.int64)
+        self._log_count = np.zeros(n_chunks, np.int64)
+        self._log_rows: list[np.ndarray] = []
+        self.log_dropped = 0
         stock = plan.coupons.stock
         self.coupon_stock = np.where(stock >= 0, stock, np.iinfo(np.int64).max).astype(np.int64)
         self.coupon_left = self.coupon_stock.copy()
@@ -218,10 +235,16 @@ class ShopperModel:
             K.epoch_kernel,
             self.P, self.state, self.keys, e, self.chunk, self.dyn, self.coupon_left,
             self.flash_left, self.first_n_left, self.promise, self._part, self._part_mech,
-            self._part_cpn, self._part_msg, self._pend_count, self._scratch,
+            self._part_cpn, self._part_msg, self._pend_count, self._scratch, self.log_every,
+            self._log_buf, self._log_count,
         )  # fmt: skip
         self.counters[e] += self._part.sum(axis=0)
         self.mechanisms[e] += self._part_mech.sum(axis=0)
+        if self.log_every:
+            cap = self._log_buf.shape[1]
+            for c, n in enumerate(self._log_count):
+                self._log_rows.append(self._log_buf[c, : min(n, cap)].copy())
+                self.log_dropped += max(0, int(n) - cap)
 
     def pending(self) -> np.ndarray:
         """Shoppers with a contested action waiting for the settlement (after advance())."""
@@ -303,7 +326,25 @@ class ShopperModel:
         out["unique_visitors"] = int(np.count_nonzero(self.state.flags & 8))
         out["unique_buyers"] = int(np.count_nonzero(self.state.purchases))
         out["mechanisms"] = MECHANISMS
+        if self.log_every:
+            out["session_log"] = self.session_log()
+            out["session_log_dropped"] = self.log_dropped
         return out
+
+    def session_log(self) -> np.ndarray:
+        """The sampled session log so far, as a structured array (see ``log_every``)."""
+        names = ["hour", "seconds", "shopper", "segment", "region", "kind"]
+        names += [COUNTER_NAMES[v] for v in K.LOG_COUNTERS]
+        rows = (
+            np.concatenate(self._log_rows)
+            if self._log_rows
+            else np.zeros((0, len(names)), np.int64)
+        )
+        out = np.zeros(len(rows), dtype=[(n, np.int64) for n in names])
+        for k, n in enumerate(names):
+            out[n] = rows[:, k]
+        order = np.lexsort((out["shopper"], out["seconds"]))
+        return out[order]
 
 
 MONEY = frozenset({"gmv", "paid", "cogs", "deposit_money", "forfeit_money", "return_money"})
