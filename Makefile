@@ -31,6 +31,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check sim tests benchmarks
 	$(BIN)/mypy
 
+## bench: the shopper benchmark, small version (the full one: python benchmarks/shoppers.py)
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/shoppers.py --quick
+
 ## reference: regenerate docs/scenario-reference.md from the models
 reference: $(STAMP)
 	$(BIN)/promosim keys --out docs/scenario-reference.md
