@@ -14,7 +14,6 @@ The tables are grouped in small frozen dataclasses (``Plan.calendar``,
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,13 +108,6 @@ def hill(spend: float, half: float, shape: float, max_reach: float) -> float:
         return 0.0
     r = (spend / half) ** shape
     return max_reach * r / (1.0 + r)
-
-
-def _readonly_fields(obj: Any) -> None:
-    for f in dataclasses.fields(obj):
-        v = getattr(obj, f.name)
-        if isinstance(v, np.ndarray):
-            v.setflags(write=False)
 
 
 # ---------------------------------------------------------------------------

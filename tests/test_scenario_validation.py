@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from sim.scenario import ErrorLine, Scenario, ScenarioError, load_scenario
-from sim.scenario.loader import format_loc, parse_path, to_toml_dict
+from sim.scenario.loader import _unwrap, format_loc, parse_path, to_toml_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "scenarios" / "smoke.toml"
@@ -102,15 +102,7 @@ def named(source: str) -> str:
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    out: list[type[BaseModel]] = []
-    stack = [annotation]
-    while stack:
-        a = stack.pop()
-        if isinstance(a, type) and issubclass(a, BaseModel):
-            out.append(a)
-        else:
-            stack.extend(typing.get_args(a))
-    return out
+    return _unwrap(annotation)  # the loader's walk through Optional, tuple and Annotated
 
 
 def _walk(model: type[BaseModel], data: dict[str, Any], loc: tuple[str | int, ...]):
