@@ -412,3 +412,16 @@ def test_sampled_session_log_is_faithful_and_changes_nothing():
     orders = log[log["orders"] > 0]
     assert np.all(orders["gmv"] >= orders["paid"])
     assert sampled.sum() <= 100
+
+
+def test_advance_to_matches_stepping():
+    plan = plan_of()
+    a = ShopperModel(plan, shoppers=3000)
+    b = ShopperModel(plan, shoppers=3000)
+    first = a.advance_to(30.5)
+    assert a.epoch == 31
+    stepped = sum(b.step() for _ in range(31))
+    np.testing.assert_array_equal(first, stepped)
+    a.advance_to(1e9)
+    b.run()
+    np.testing.assert_array_equal(a.counters, b.counters)

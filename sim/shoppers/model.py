@@ -225,6 +225,15 @@ class ShopperModel:
         self.settle()
         return self.counters[e, :, :, V_ORDERS].sum(axis=0)
 
+    def advance_to(self, t: float) -> np.ndarray:
+        """Run whole epochs until campaign hour ``t`` (rounded up to the next epoch);
+        returns the paid orders per region of the epochs run."""
+        target = min(int(np.ceil(t)), self.P.H)
+        orders = np.zeros(len(self.promise), np.int64)
+        while self.epoch < target:
+            orders += self.step()
+        return orders
+
     def advance(self) -> None:
         """First half of an epoch: every shopper's sessions (contested actions left pending)."""
         e = self.epoch
