@@ -178,7 +178,13 @@ def keys(
 
 def main() -> None:
     """Entry point of the ``promosim`` command."""
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        # typer usually exits 130 itself; this covers an interrupt outside a command.
+        # Nothing is half-written: commands write their files atomically, at the end.
+        sys.stderr.write("interrupted; nothing was written.\n")
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

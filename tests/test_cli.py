@@ -105,3 +105,22 @@ def test_every_toml_example_in_the_readme_validates(tmp_path):
         compile_plan(load_scenario(path))
         r = runner.invoke(app, ["show", str(path)])
         assert r.exit_code == 0, r.output
+
+
+def test_interrupt_exits_130_without_traceback(baseline_path):
+    import signal
+    import time
+
+    exe = Path(sys.executable).parent / "promosim"
+    # the baseline at 2 M shoppers runs for a minute or more on one thread
+    p = subprocess.Popen(
+        [str(exe), "simulate", str(baseline_path), "--threads", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(8)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "Traceback" not in err
