@@ -22,7 +22,7 @@ import numpy as np
 
 from sim.clock import Clock
 from sim.scenario.loader import content_hash
-from sim.scenario.models import Scenario, Segment, Window
+from sim.scenario.models import Scenario, Window
 
 MINUTES = 60
 """Minutes per epoch: the visit intensity is tabulated per minute."""
@@ -75,7 +75,8 @@ def _ro(a: np.ndarray) -> np.ndarray:
 def alias_table(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Walker/Vose alias table for a discrete distribution.
 
-    Draw: ``k = int(u1 * n); k if u2 < prob[k] else alias[k]``. Construction is
+    Draw (``sim.rng.alias_draw``): ``x = u * n``, ``k = int(x)``; ``k`` if
+    ``x - k < prob[k]`` else ``alias[k]``. Construction is
     deterministic (stable order), so the same weights give the same table.
 
     Examples
@@ -100,6 +101,17 @@ def alias_table(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for i in small + large:
         prob[i] = 1.0
     return prob, alias
+
+
+def _numeric_fields(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Numbers and flags of a model dump as floats; nested tables as prefix_name."""
+    out: dict[str, float] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_numeric_fields(v, f"{prefix}{k}_"))
+        elif isinstance(v, bool | int | float):
+            out[prefix + k] = float(v)
+    return out
 
 
 def hill(spend: float, half: float, shape: float, max_reach: float) -> float:
@@ -140,17 +152,13 @@ class CalendarTables:
 
 @dataclass(frozen=True)
 class SegmentTables:
-    """Per-segment parameters (index = segment) and the assignment tables."""
+    """Per-segment parameters (index = segment) and the visit tables."""
 
     names: tuple[str, ...]
     share: np.ndarray
-    alias_prob: np.ndarray
-    alias: np.ndarray
     params: dict[str, np.ndarray]  # every numeric Segment field, float64 [S]
     region_names: tuple[str, ...]
     region_share: np.ndarray
-    region_alias_prob: np.ndarray
-    region_alias: np.ndarray
     max_lift: np.ndarray  # float64 [S, H]: the largest visit lift a shopper can have
     visit_cum: np.ndarray  # float64 [S, H*60+1]: cumulative majorant visits per unit activity
 
@@ -501,22 +509,9 @@ class _Compiler:
         pop = self.s.population
         S, H = len(pop.segments), self.H
         share = np.array([g.share for g in pop.segments])
-        params: dict[str, np.ndarray] = {}
-        for name, info in Segment.model_fields.items():
-            if info.annotation in (float, bool) or name in ("share",):
-                params[name] = _ro(
-                    np.array([float(getattr(g, name)) for g in pop.segments], dtype=np.float64)
-                )
-        for sub in ("basket", "funnel"):
-            for name in type(getattr(pop.segments[0], sub)).model_fields:
-                params[f"{sub}_{name}"] = _ro(
-                    np.array(
-                        [float(getattr(getattr(g, sub), name)) for g in pop.segments],
-                        dtype=np.float64,
-                    )
-                )
-        for name in ("visit_rate", "price_sensitivity", "dormant_share"):
-            params[name] = _ro(np.array([getattr(g, name) for g in pop.segments], dtype=np.float64))
+        # every numeric Segment field, nested ones as basket_median, funnel_cart, ...
+        numbers = [_numeric_fields(g.model_dump()) for g in pop.segments]
+        params = {k: _ro(np.array([n[k] for n in numbers], dtype=np.float64)) for k in numbers[0]}
         # the largest lift a shopper of each segment can have, per hour
         max_lift = np.ones((S, H))
         for k in range(len(ch.names)):
@@ -543,19 +538,13 @@ class _Compiler:
         )
         cum = np.zeros((S, H * MINUTES + 1))
         np.cumsum(lam, axis=1, out=cum[:, 1:])
-        seg_alias = alias_table(share)
         rshare = np.array([r.share for r in pop.regions])
-        reg_alias = alias_table(rshare)
         return SegmentTables(
             names=self.segment_names,
             share=_ro(share),
-            alias_prob=_ro(seg_alias[0]),
-            alias=_ro(seg_alias[1]),
             params=params,
             region_names=tuple(r.name for r in pop.regions),
             region_share=_ro(rshare),
-            region_alias_prob=_ro(reg_alias[0]),
-            region_alias=_ro(reg_alias[1]),
             max_lift=_ro(max_lift),
             visit_cum=_ro(cum),
         )
