@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from sim.clock import Clock
+from sim.fulfilment.tables import FulfilmentTables, compile_fulfilment
 from sim.scenario.loader import content_hash
 from sim.scenario.models import Scenario, Window
 
@@ -319,6 +320,7 @@ class Plan:
     extras: ExtrasTables
     depth: np.ndarray  # float64 [H]: headline discount rate on a typical basket
     depth_ahead: np.ndarray  # float64 [H]: best headline rate in any later hour
+    fulfilment: FulfilmentTables
     mechanisms: tuple[str, ...] = MECHANISMS
     notes: tuple[str, ...] = field(default=())
 
@@ -855,6 +857,7 @@ def compile_plan(scenario: Scenario) -> Plan:
         extras=ex,
         depth=_ro(depth),
         depth_ahead=_ro(ahead),
+        fulfilment=compile_fulfilment(scenario, c.clock, seg.region_names),
         notes=tuple(c.notes),
     )
     return plan

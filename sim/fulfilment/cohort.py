@@ -1,0 +1,448 @@
+"""Cohort mode: orders move as fluid (site, hour) cohorts through SimPy-driven capacity.
+
+Each stage is a FIFO queue of chunks; a chunk is the orders of one origin hour
+(its mean order time ``ot``) split by region. Capacity comes from
+:class:`~sim.fulfilment.resources.Capacity` objects that SimPy processes change at
+shift boundaries, surge arrivals and faults; every hour the queue is served with
+the work the hour allowed, exactly as a fluid FIFO queue with a constant rate
+within the hour (new orders arrive evenly over their hour). The number of SimPy
+events grows with hours x (sites + regions + departures), not with the number of
+orders.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+from simpy.events import Event
+
+from sim.fulfilment.outputs import Books
+from sim.fulfilment.resources import Capacity, EventLog, Surge, at, every_hour, fault, staffing
+from sim.fulfilment.tables import FulfilmentTables
+
+EPS = 1e-9
+
+
+class Chunk:
+    """Orders of one origin: quantity per region, mean order time, when ready."""
+
+    __slots__ = ("hops", "ot", "q", "ready")
+
+    def __init__(self, ot: float, ready: float, q: np.ndarray, hops: int = 0) -> None:
+        self.ot, self.ready, self.q, self.hops = ot, ready, q, hops
+
+    @property
+    def total(self) -> float:
+        return float(self.q.sum())
+
+    def split(self, frac: float) -> Chunk:
+        """Take ``frac`` of this chunk away (returned); the rest stays."""
+        part = self.q * frac
+        self.q = self.q - part
+        return Chunk(self.ot, self.ready, part, self.hops)
+
+
+def serve_hour(
+    queue: deque[Chunk], work: float, h: int, new: Chunk | None = None
+) -> tuple[list[tuple[Chunk, float]], float]:
+    """Serve a FIFO queue for the hour [h, h+1) at a constant rate of ``work`` per hour.
+
+    ``queue`` holds chunks waiting at time h; ``new`` (optional) arrives evenly over
+    the hour, each order at its order time. Returns the served portions with their
+    mean completion times, and the work used. Unserved orders stay in ``queue``.
+
+    Examples
+    --------
+    >>> q = deque([Chunk(0.5, 1.0, np.array([10.0]))])
+    >>> done, used = serve_hour(q, 20.0, 1, Chunk(1.5, 1.0, np.array([10.0])))
+    >>> [(round(c.total, 6), round(t, 6)) for c, t in done]
+    [(10.0, 1.25), (5.0, 1.5), (5.0, 1.75)]
+    >>> used
+    20.0
+    """
+    out: list[tuple[Chunk, float]] = []
+    r = work
+    s = 0.0
+    while queue and s < r - EPS:
+        c = queue[0]
+        tot = c.total
+        take = min(tot, r - s)
+        done = h + (s + take / 2) / r
+        if take >= tot - EPS:
+            queue.popleft()
+            part = c
+        else:
+            part = c.split(take / tot)
+        out.append((part, done))
+        s += take
+    if new is None or new.total <= EPS:
+        return out, s
+    A = new.total
+    if queue or s >= r - EPS:
+        queue.append(new)
+        return out, s
+    B = s  # the backlog took [h, h + B/r); new order at x is served at max(x, (B + A x)/r)
+    xmax = 1.0 if r + EPS >= B + A else (r - B) / A
+    xstar = B / (r - A) if r > A else math.inf
+    x1 = min(xstar, xmax)
+    for a, b, wait in (
+        (0.0, x1, lambda x: (B + A * x) / r - x),  # waits behind the backlog
+        (x1, xmax, lambda x: 0.0),  # caught up: served on arrival
+    ):
+        if b - a > EPS:
+            part = Chunk(h + (a + b) / 2, new.ready, new.q * (b - a), new.hops)
+            out.append((part, part.ot + (wait(a) + wait(b)) / 2))
+    served = A * xmax
+    if xmax < 1.0 - EPS:
+        rest = Chunk(h + (xmax + 1) / 2, new.ready, new.q * (1 - xmax), new.hops)
+        queue.append(rest)
+    return out, s + served
+
+
+class CohortFulfilment:
+    """The fulfilment model in cohort mode, advanced epoch by epoch.
+
+    Parameters
+    ----------
+    tables
+        The compiled fulfilment section (``plan.fulfilment``).
+    log
+        Optional event log: (time, kind, name, value) for shifts, surge requests,
+        arrivals and departures, faults and trucks.
+
+    Use ``add_orders(h, ...)`` with the orders of hour h, then ``run_until(h + 1)``;
+    ``promise()`` is the delivery time (hours) a new order would be quoted per region.
+    After the last campaign hour, ``finish()`` drains the system and ``results()``
+    returns the named arrays.
+    """
+
+    def __init__(self, tables: FulfilmentTables, log: EventLog | None = None) -> None:
+        t = self.t = tables
+        self.env = env = simpy.Environment()
+        self.log = log
+        S, R, T = len(t.site_names), len(t.region_names), t.horizon
+        self.S, self.R, self.T = S, R, T
+        self.books = Books(t)
+        self.pick_q: list[deque[Chunk]] = [deque() for _ in range(S)]
+        self.dispatch_q: list[deque[Chunk]] = [deque() for _ in range(S)]
+        self.courier_q: list[deque[Chunk]] = [deque() for _ in range(R)]
+        self.arriving: list[dict[int, list[Chunk]]] = [{} for _ in range(S)]  # transfers in
+        self.to_couriers: list[dict[int, list[Chunk]]] = [{} for _ in range(R)]
+        self.returns_q = np.zeros(S)
+        self.returns_arriving: list[dict[int, float]] = [{} for _ in range(S)]
+        self.new: dict[int, list[Chunk | None]] = {}
+        self.forward: list[Chunk] = []  # pre-picked presale orders waiting for release
+        self.return_share = np.zeros((t.hours, R))
+        self.sites = [Capacity(env, ("shift", "surge")) for _ in range(S)]
+        self.couriers = [Capacity(env, ("couriers",)) for _ in range(R)]
+        self.surge = []
+        for i, name in enumerate(t.site_names):
+            env.process(
+                staffing(env, self.sites[i], "shift", t.shift_staff[i], t.shift_rate[i], log, name)
+            )
+            p = {k: float(v[i]) for k, v in t.surge.items()}
+            self.surge.append(Surge(env, self.sites[i], p, log, name))
+            env.process(self._trucks(i))
+        for s, a, b, f in t.outages:
+            env.process(fault(env, self.sites[s], a, b, f, log, t.site_names[s], "outage"))
+        for r in range(R):
+            if t.courier_count[r]:
+                env.process(
+                    staffing(
+                        env, self.couriers[r], "couriers",
+                        np.where(t.courier_rate[r] > 0, t.courier_count[r], 0),
+                        t.courier_rate[r] / max(t.courier_count[r], 1),
+                        None, t.region_names[r],
+                    )
+                )  # fmt: skip
+        for r, a, b, f in t.shortfalls:
+            env.process(
+                fault(env, self.couriers[r], a, b, f, log, t.region_names[r], "courier_shortfall")
+            )
+        env.process(every_hour(env, T, self._tick))
+        if t.preposition_share > 0:
+            env.process(self._release())
+        self._promise = np.zeros(R)
+        self._base_rate = t.shift_staff * t.shift_rate  # [S, T]
+
+    # -- input -------------------------------------------------------------------
+    def add_orders(
+        self,
+        h: int,
+        orders: np.ndarray,
+        tails: np.ndarray | None = None,
+        returns: np.ndarray | None = None,
+    ) -> None:
+        """Orders of campaign hour h per region (real-world counts), the presale tails
+        among them, and the orders among them that will be returned."""
+        t = self.t
+        orders = np.asarray(orders, float)
+        pre = np.zeros(self.R) if tails is None else np.asarray(tails, float) * t.preposition_share
+        pre = np.minimum(pre, orders)
+        regular = orders - pre
+        if returns is not None:
+            self.return_share[h] = np.divide(
+                returns, orders, out=np.zeros(self.R), where=orders > 0
+            )
+        self.books.add("orders_in", h, orders, region=True)
+        chunks: list[Chunk | None] = []
+        for s in range(self.S):
+            q = regular * t.route[:, s]
+            chunks.append(Chunk(h + 0.5, float(h), q) if q.sum() > EPS else None)
+        self.new[h] = chunks
+        if pre.sum() > EPS:
+            c = Chunk(h + 0.5, max(h + 0.5, t.release_at), pre)
+            self.books.add("prepositioned", h, pre, region=True)
+            if c.ready > h + 1:
+                self.forward.append(c)
+            else:
+                self._to_couriers(c, c.ready)
+
+    def run_until(self, t: float) -> None:
+        """Run the SimPy model up to time t, including the events at t."""
+        self.env.run(until=t)
+        while self.env.peek() <= t:
+            self.env.step()
+
+    def finish(self) -> None:
+        """Drain the system to the end of the fulfilment horizon."""
+        self.run_until(self.T)
+
+    def promise(self) -> np.ndarray:
+        """Hours to the door a new order would be quoted now, per region."""
+        return self._promise.copy()
+
+    # -- processes -------------------------------------------------------------------
+    def _release(self) -> Generator[Event, Any, None]:
+        yield self.env.timeout(max(self.t.release_at - self.env.now, 0.0))
+        if self.log is not None:
+            self.log.append(
+                (
+                    float(self.env.now),
+                    "preposition_release",
+                    "all",
+                    sum(c.total for c in self.forward),
+                )
+            )
+        for c in self.forward:
+            self._to_couriers(c, float(self.env.now))
+        self.forward = []
+
+    def _trucks(self, s: int) -> Generator[Event, Any, None]:
+        t = self.t
+        deps, caps, transit, cost = (
+            t.departures[s],
+            t.departure_cap[s],
+            t.departure_transit[s],
+            t.departure_cost[s],
+        )
+        for d, cap, tr, c in zip(deps, caps, transit, cost, strict=True):
+            yield at(self.env, d - self.env.now)
+            q = self.dispatch_q[s]
+            left = cap
+            sent = 0.0
+            while q and left > EPS and q[0].ready <= d + EPS:
+                c0 = q[0]
+                tot = c0.total
+                part = q.popleft() if tot <= left + EPS else c0.split(left / tot)
+                left -= part.total
+                sent += part.total
+                self._shipped(s, part, d, d + tr)
+            self.books.add_site("linehaul_cost", int(d), s, c)
+            if self.log is not None:
+                self.log.append((float(d), "departure", t.site_names[s], sent))
+
+    # -- the hourly tick ---------------------------------------------------------------
+    def _tick(self, h: int) -> None:
+        t, b = self.t, self.books
+        now = float(h + 1)
+        for s in range(self.S):
+            work, hours = self.sites[s].take()
+            b.add_site("capacity", h, s, work)
+            b.add_site("surge_staff", h, s, hours["surge"])
+            b.add_site("staff", h, s, hours["shift"] + hours["surge"])
+            q = self.pick_q[s]
+            for c in self.arriving[s].pop(h, []):
+                q.append(c)
+                b.add_site("transfers_in", h, s, c.total)
+            new = (self.new.get(h) or [None] * self.S)[s]
+            if new is not None:
+                b.add_site("arrivals", h, s, new.total)
+            done, used = serve_hour(q, work, h, new)
+            for part, when in done:
+                b.add_site("picked", h, s, part.total)
+                part.ready = when
+                if len(t.departures[s]):
+                    self.dispatch_q[s].append(part)
+                else:
+                    self._shipped(s, part, when, when)
+            # returns take what capacity is left, at handling_picks per return
+            self.returns_q[s] += self.returns_arriving[s].pop(h, 0.0)
+            spare = max(work - used, 0.0)
+            ret = (
+                min(self.returns_q[s], spare / t.return_handling)
+                if t.return_handling > 0
+                else self.returns_q[s]
+            )
+            self.returns_q[s] -= ret
+            b.add_site("returns_processed", h, s, ret)
+            b.add_site("returns_backlog", h, s, self.returns_q[s])
+            self._overflow(s, h, now)
+            backlog = sum(c.total for c in q)
+            waiting = sum(c.total for c in self.dispatch_q[s])
+            b.add_site("backlog", h, s, backlog)
+            b.add_site("awaiting_dispatch", h, s, waiting)
+            b.add_site("storage_used", h, s, backlog + waiting)
+            b.add_site(
+                "site_cost", h, s,
+                sum(p.total for p, _ in done) * t.handling_cost[s]
+                + hours["surge"] * t.surge["cost"][s] + ret * t.return_cost,
+            )  # fmt: skip
+            self.surge[s].check(backlog)
+        for r in range(self.R):
+            self._deliver(r, h)
+        self.new.pop(h, None)
+        self._promise = self._eta(now)
+        if h < len(b.promise):
+            b.promise[h] = self._promise
+
+    def _overflow(self, s: int, h: int, now: float) -> None:
+        t, b = self.t, self.books
+        q = self.pick_q[s]
+        used = sum(c.total for c in q) + sum(c.total for c in self.dispatch_q[s])
+        excess = used - t.storage[s]
+        if excess <= EPS:
+            return
+        b.add_site("overload", h, s, 1.0)
+        third_left = t.overflow_cap[s]
+        while q and excess > EPS:
+            c = q[-1]
+            to = int(t.overflow_to[s])
+            third = to < 0 or c.hops > 0  # a transferred order overflows to a third party
+            amount = min(excess, c.total, third_left if third else math.inf)
+            if amount <= EPS:
+                break
+            part = q.pop() if amount >= c.total - EPS else _split_tail(c, amount)
+            excess -= part.total
+            b.add_site("overflow", h, s, part.total)
+            b.add_site("site_cost", h, s, part.total * t.overflow_cost[s])
+            arrive = now + t.overflow_delay[s]
+            if third:
+                third_left -= part.total
+                b.add_site("overflow_third_party", h, s, part.total)
+                for r in np.flatnonzero(part.q > EPS):
+                    self._delivered(int(r), part.q[r], part.ot, arrive)
+            else:
+                part.hops += 1
+                part.ready = arrive
+                self.arriving[to].setdefault(math.ceil(arrive - EPS), []).append(part)
+                b.add_site("transfers_out", h, s, part.total)
+
+    def _shipped(self, s: int, part: Chunk, when: float, arrive: float) -> None:
+        """A chunk leaves site s at ``when`` and reaches the last mile at ``arrive``."""
+        h = min(int(when), self.T - 1)
+        self.books.add_site("shipped", h, s, part.total)
+        self.books.delay("dispatch_delay", s, part.total, when - part.ot)
+        self._to_couriers(part, arrive)
+
+    def _to_couriers(self, part: Chunk, arrive: float) -> None:
+        for r in np.flatnonzero(part.q > EPS):
+            c = Chunk(part.ot, arrive, np.array([part.q[r]]))
+            if not self.t.courier_count[r]:
+                self._delivered(int(r), c.total, c.ot, arrive)
+            else:
+                self.to_couriers[r].setdefault(math.ceil(arrive - EPS), []).append(c)
+
+    def _deliver(self, r: int, h: int) -> None:
+        q = self.courier_q[r]
+        for c in self.to_couriers[r].pop(h, []):
+            q.append(c)
+        work, _ = self.couriers[r].take()
+        self.books.add_region("courier_capacity", h, r, work)
+        if not self.t.courier_count[r]:
+            return
+        done, _ = serve_hour(q, work, h)
+        for part, when in done:
+            self._delivered(r, part.total, part.ot, when)
+            self.books.add_region("courier_cost", h, r, part.total * self.t.courier_cost[r])
+        self.books.add_region("courier_backlog", h, r, sum(c.total for c in q))
+
+    def _delivered(self, r: int, qty: float, ot: float, when: float) -> None:
+        t = self.t
+        self.books.delivered(r, qty, ot, when)
+        o = min(max(int(ot), 0), t.hours - 1)
+        ret = qty * self.return_share[o, r]
+        if ret > EPS:
+            back = when + t.return_delay
+            key = math.ceil(back - EPS)
+            for s in np.flatnonzero(t.route[r] > 0):
+                d = self.returns_arriving[s]
+                d[key] = d.get(key, 0.0) + ret * t.route[r, s]
+            self.books.add_region("returns_shipped", min(int(when), self.T - 1), r, ret)
+
+    # -- the quoted delivery time --------------------------------------------------------
+    def _eta(self, now: float) -> np.ndarray:
+        """FIFO projection: when would an order placed now reach the door, per region?"""
+        t = self.t
+        h0 = int(now)
+        horizon = min(self.T, h0 + 24 * 14)
+        site_eta = np.zeros(self.S)
+        for s in range(self.S):
+            ahead = sum(c.total for c in self.pick_q[s])
+            rate = (
+                self._base_rate[s, h0:horizon] + self.sites[s].staff["surge"] * t.surge["rate"][s]
+            )
+            t_pick = _when_done(rate, ahead, now)
+            deps = t.departures[s]
+            if len(deps):
+                ahead += sum(c.total for c in self.dispatch_q[s])
+                j0 = int(np.searchsorted(deps, now - EPS))
+                cum = np.cumsum(t.departure_cap[s][j0:])
+                late = np.flatnonzero((cum > ahead) & (deps[j0:] >= t_pick - EPS))
+                t_ship = (
+                    float(deps[j0 + late[0]] + t.departure_transit[s][j0 + late[0]])
+                    if len(late)
+                    else now + 24 * 14
+                )
+            else:
+                t_ship = t_pick
+            site_eta[s] = t_ship
+        out = np.zeros(self.R)
+        for r in range(self.R):
+            door = 0.0
+            ahead = sum(c.total for c in self.courier_q[r])
+            ahead += sum(c.total for v in self.to_couriers[r].values() for c in v)
+            for j in np.flatnonzero(t.route[r] > 0):
+                ts = float(site_eta[j])
+                if t.courier_count[r]:
+                    k = math.ceil(ts - EPS)
+                    rate = t.courier_rate[r, k:horizon] if k < horizon else np.zeros(0)
+                    ts = _when_done(rate, ahead, float(k))
+                door += t.route[r, j] * ts
+            out[r] = max(door - now, 0.0)
+        return out
+
+    def results(self) -> dict[str, Any]:
+        return self.books.results()
+
+
+def _split_tail(c: Chunk, amount: float) -> Chunk:
+    """Take ``amount`` from the newest end of a chunk (its later orders)."""
+    return c.split(amount / c.total)
+
+
+def _when_done(rate: np.ndarray, ahead: float, start: float) -> float:
+    """Time at which hourly capacities ``rate`` from ``start`` have served ``ahead`` + 1 orders."""
+    if len(rate) == 0:
+        return start + 24 * 14
+    cum = np.cumsum(rate)
+    k = int(np.searchsorted(cum, ahead + 1.0))
+    if k >= len(cum):
+        return start + 24 * 14
+    before = cum[k - 1] if k else 0.0
+    return start + k + (ahead + 1.0 - before) / rate[k]
