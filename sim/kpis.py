@@ -1,0 +1,321 @@
+"""Campaign KPIs per replicate, defined once, and their Monte Carlo summary.
+
+Every KPI is a function of a results Dataset (:func:`sim.run`) returning one value
+per replicate; its formula is in its docstring. :func:`kpis` evaluates them all,
+:func:`summarize` gives mean, standard deviation, P10/P50/P90 and the 95%
+confidence interval of the mean.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from sim.plan import MECHANISMS
+from sim.shoppers.tables import PRICE_MECHANISMS
+
+KpiFn = Callable[[xr.Dataset], xr.DataArray]
+
+
+@dataclass(frozen=True)
+class Kpi:
+    name: str
+    units: str  # "currency" is replaced by the Dataset's currency
+    long_name: str
+    fn: KpiFn
+    higher_is_better: bool = True
+
+
+KPIS: dict[str, Kpi] = {}
+"""Every KPI, by name, in reporting order."""
+
+
+def kpi(units: str, long_name: str, higher_is_better: bool = True) -> Callable[[KpiFn], KpiFn]:
+    def register(fn: KpiFn) -> KpiFn:
+        KPIS[fn.__name__] = Kpi(fn.__name__, units, long_name, fn, higher_is_better)
+        return fn
+
+    return register
+
+
+def _total(ds: xr.Dataset, name: str) -> xr.DataArray:
+    return ds[name].sum([d for d in ds[name].dims if d != "replicate"])
+
+
+def _scenario(ds: xr.Dataset) -> dict:
+    return tomllib.loads(ds.attrs["scenario_toml"])
+
+
+def _has_fulfilment(ds: xr.Dataset) -> bool:
+    return "fulfilment_picked" in ds
+
+
+# --- sales ----------------------------------------------------------------------------
+@kpi("currency", "GMV")
+def gmv(ds: xr.Dataset) -> xr.DataArray:
+    """GMV = sum of the list value of paid orders (before any discount)."""
+    return _total(ds, "gmv")
+
+
+@kpi("1", "Orders")
+def orders(ds: xr.Dataset) -> xr.DataArray:
+    """Orders = paid orders (regular, flash, presale tails)."""
+    return _total(ds, "orders")
+
+
+@kpi("currency", "Average order value")
+def aov(ds: xr.Dataset) -> xr.DataArray:
+    """AOV = GMV / orders."""
+    return gmv(ds) / orders(ds)
+
+
+@kpi("currency", "Net revenue")
+def net_revenue(ds: xr.Dataset) -> xr.DataArray:
+    """Net revenue = paid by shoppers - refunds of returns + forfeited deposits."""
+    return _total(ds, "paid") - _total(ds, "return_money") + _total(ds, "forfeit_money")
+
+
+@kpi("currency", "Gross margin")
+def gross_margin(ds: xr.Dataset) -> xr.DataArray:
+    """Gross margin = net revenue - cost of goods kept by shoppers or written off.
+
+    Cost of goods of returns is recovered for the restocked share
+    (``fulfilment.returns.restock_share``); the returned share of goods is
+    estimated as refunds / paid.
+    """
+    restock = float(
+        _scenario(ds).get("fulfilment", {}).get("returns", {}).get("restock_share", 0.8)
+    )
+    paid = _total(ds, "paid")
+    back = xr.where(paid > 0, _total(ds, "return_money") / paid, 0.0)
+    return net_revenue(ds) - _total(ds, "cogs") * (1 - restock * back)
+
+
+@kpi("currency", "Subsidy (discounts and promotion costs)", higher_is_better=False)
+def subsidy(ds: xr.Dataset) -> xr.DataArray:
+    """Subsidy = sum over mechanisms of the discounts and costs booked to them."""
+    return _total(ds, "subsidy")
+
+
+@kpi("currency", "Promotion costs on top of the price (gifts, points, lottery, instalments, rush)",
+     higher_is_better=False)  # fmt: skip
+def promotion_cost(ds: xr.Dataset) -> xr.DataArray:
+    """Promotion cost = subsidy booked to mechanisms that do not lower the price paid."""
+    other = [m for i, m in enumerate(MECHANISMS) if i not in PRICE_MECHANISMS]
+    return ds["subsidy"].sel(mechanism=other).sum(["time", "segment", "region", "mechanism"])
+
+
+@kpi("currency", "Marketing spend", higher_is_better=False)
+def marketing_spend(ds: xr.Dataset) -> xr.DataArray:
+    """Marketing spend = channel spend + messages sent x cost per message + cart-recall
+    messages x their cost (real-world)."""
+    s = _scenario(ds)
+    channels = sum(c.get("spend", 0.0) for c in s.get("marketing", {}).get("channels", []))
+    promos = s.get("promotions", {})
+    cost = np.array([m.get("cost_per_message", 0.0) for m in promos.get("messages", [])])
+    sent = ds["messages_sent"].sum("segment")
+    msgs = (sent * xr.DataArray(cost, dims="message")).sum("message") if cost.size else 0.0
+    recall = promos.get("cart_recall", {})
+    per_recall = (
+        recall.get("cost_per_message", 0.01) if recall.get("enabled", True) and recall else 0.0
+    )
+    return channels + msgs + _total(ds, "recalls_sent") * per_recall + 0.0 * gmv(ds)
+
+
+@kpi("currency", "Logistics cost", higher_is_better=False)
+def logistics_cost(ds: xr.Dataset) -> xr.DataArray:
+    """Logistics cost = handling + surge staff + overflow + returns handling (sites)
+    + truck departures + last-mile delivery (0 without a fulfilment model)."""
+    if not _has_fulfilment(ds):
+        return 0.0 * gmv(ds)
+    return sum(
+        (_total(ds, f"fulfilment_{k}") for k in ("site_cost", "linehaul_cost", "courier_cost")),
+        start=0.0 * gmv(ds),
+    )
+
+
+@kpi("currency", "Profit")
+def profit(ds: xr.Dataset) -> xr.DataArray:
+    """Profit = gross margin - promotion costs - marketing spend - logistics cost.
+
+    Price discounts are already out of the gross margin (they lower the price paid).
+    """
+    return gross_margin(ds) - promotion_cost(ds) - marketing_spend(ds) - logistics_cost(ds)
+
+
+@kpi("1", "ROI (sales / cost)")
+def roi(ds: xr.Dataset) -> xr.DataArray:
+    """ROI as planners define it: GMV / (marketing spend + subsidy)."""
+    return gmv(ds) / (marketing_spend(ds) + subsidy(ds))
+
+
+@kpi("1", "Unique visitors")
+def visitors(ds: xr.Dataset) -> xr.DataArray:
+    """Visitors = shoppers with at least one session."""
+    return ds["unique_visitors"]
+
+
+@kpi("1", "Conversion (buyers / visitors)")
+def conversion(ds: xr.Dataset) -> xr.DataArray:
+    """Conversion = shoppers with a paid order / shoppers with a session."""
+    return ds["unique_buyers"] / ds["unique_visitors"]
+
+
+@kpi("1", "New shoppers converted")
+def new_shoppers(ds: xr.Dataset) -> xr.DataArray:
+    """New shoppers = first purchases of new-shopper segments (+ fission newcomers)."""
+    return _total(ds, "new_shoppers") + _total(ds, "fission_new")
+
+
+@kpi("1", "Repurchase rate (second purchase / buyers)")
+def repurchase_rate(ds: xr.Dataset) -> xr.DataArray:
+    """Repurchase rate = shoppers making a second purchase / shoppers with a purchase."""
+    return _total(ds, "repeat_buyers") / ds["unique_buyers"]
+
+
+@kpi("1", "Return rate (orders)", higher_is_better=False)
+def return_rate(ds: xr.Dataset) -> xr.DataArray:
+    """Return rate = orders returned / orders."""
+    return _total(ds, "returns") / orders(ds)
+
+
+@kpi("1", "Share of the GMV target reached")
+def target_share(ds: xr.Dataset) -> xr.DataArray:
+    """Target share = GMV / campaign.targets.gmv (NaN without a target)."""
+    t = _scenario(ds)["campaign"].get("targets", {}).get("gmv")
+    return gmv(ds) / t if t else gmv(ds) * np.nan
+
+
+@kpi("1", "GMV target reached (1/0; its mean is the probability)")
+def target_reached(ds: xr.Dataset) -> xr.DataArray:
+    """Target reached = 1 if GMV >= the GMV target, else 0 (NaN without a target)."""
+    share = target_share(ds)
+    return xr.where(share.isnull(), np.nan, (share >= 1.0).astype(float))
+
+
+# --- fulfilment --------------------------------------------------------------------------
+@kpi("1", "Orders delivered within the promise")
+def fulfilment_rate(ds: xr.Dataset) -> xr.DataArray:
+    """Fulfilment rate = orders delivered within ``fulfilment.promise_hours`` / orders
+    delivered (NaN without a fulfilment model)."""
+    if not _has_fulfilment(ds):
+        return gmv(ds) * np.nan
+    return _total(ds, "fulfilment_delivered_on_time") / _total(ds, "fulfilment_delivered")
+
+
+@kpi("site-hours", "Overload hours (storage full)", higher_is_better=False)
+def overload_hours(ds: xr.Dataset) -> xr.DataArray:
+    """Overload hours = site-hours in which a site's storage was full."""
+    if not _has_fulfilment(ds):
+        return gmv(ds) * np.nan
+    return _total(ds, "fulfilment_overload")
+
+
+@kpi("orders", "Peak backlog (all sites)", higher_is_better=False)
+def peak_backlog(ds: xr.Dataset) -> xr.DataArray:
+    """Peak backlog = max over hours of the orders waiting to be picked, summed over sites."""
+    if not _has_fulfilment(ds):
+        return gmv(ds) * np.nan
+    return ds["fulfilment_backlog"].sum("site").max("ftime")
+
+
+def _delay_quantile(ds: xr.Dataset, q: float) -> xr.DataArray:
+    h = ds["door_delay_hist"].sum("region")
+    cum = h.cumsum("delay") / h.sum("delay")
+    return (cum < q).sum("delay").astype(float) + 0.5
+
+
+@kpi("hours", "Order-to-door time, median", higher_is_better=False)
+def delivery_p50(ds: xr.Dataset) -> xr.DataArray:
+    """Delivery P50 = median hours from order to door (hour-bin midpoint)."""
+    return _delay_quantile(ds, 0.5) if _has_fulfilment(ds) else gmv(ds) * np.nan
+
+
+@kpi("hours", "Order-to-door time, 90th percentile", higher_is_better=False)
+def delivery_p90(ds: xr.Dataset) -> xr.DataArray:
+    """Delivery P90 = 90th percentile of hours from order to door (hour-bin midpoint)."""
+    return _delay_quantile(ds, 0.9) if _has_fulfilment(ds) else gmv(ds) * np.nan
+
+
+# --- evaluation --------------------------------------------------------------------------
+def kpis(ds: xr.Dataset, counterfactual: xr.Dataset | None = None) -> xr.Dataset:
+    """Every KPI per replicate, plus GMV by phase and subsidy by mechanism.
+
+    With ``counterfactual`` (the same scenario and seed with every promotion and
+    channel off, :func:`sim.compare.counterfactual`), adds ``incremental_roi`` =
+    (GMV - GMV_cf) / (marketing spend + subsidy - (marketing spend + subsidy)_cf),
+    paired replicate by replicate (common random numbers make it sharp).
+    """
+    cur = ds.attrs.get("currency", "")
+    out = xr.Dataset(coords={"replicate": ds["replicate"]})
+    for k in KPIS.values():
+        v = k.fn(ds)
+        out[k.name] = v.astype(float).assign_attrs(
+            units=cur if k.units == "currency" else k.units, long_name=k.long_name,
+            formula=(k.fn.__doc__ or "").strip().splitlines()[0],
+            higher_is_better=int(k.higher_is_better),
+        )  # fmt: skip
+    g = ds["gmv"].groupby("phase").sum(...)
+    for phase in np.unique(ds["phase"].values):
+        out[f"gmv_{phase}"] = g.sel(phase=phase).drop_vars("phase", errors="ignore").assign_attrs(
+            units=cur, long_name=f"GMV in the {phase} phase", formula="sum of GMV over the phase's hours",
+            higher_is_better=1)  # fmt: skip
+    sub = ds["subsidy"].sum(["time", "segment", "region"])
+    for m in ds["mechanism"].values:
+        v = sub.sel(mechanism=m).drop_vars("mechanism")
+        if float(abs(v).sum()) > 0:
+            out[f"subsidy_{m}"] = v.assign_attrs(
+                units=cur, long_name=f"Subsidy booked to {m}", formula="sum of the mechanism's discounts and costs",
+                higher_is_better=0)  # fmt: skip
+    if counterfactual is not None:
+        cf = counterfactual.sel(replicate=ds["replicate"])
+        cost = marketing_spend(ds) + subsidy(ds)
+        cost_cf = marketing_spend(cf) + subsidy(cf)
+        out["incremental_roi"] = ((gmv(ds) - gmv(cf)) / (cost - cost_cf)).assign_attrs(
+            units="1", long_name="Incremental ROI against no promotions and no marketing",
+            formula="(GMV - GMV_cf) / (cost - cost_cf), cost = marketing spend + subsidy",
+            higher_is_better=1)  # fmt: skip
+    out.attrs.update(
+        {
+            k: ds.attrs[k]
+            for k in ("scenario_name", "scenario_hash", "seed", "currency")
+            if k in ds.attrs
+        }
+    )
+    return out
+
+
+STATS = ("mean", "sd", "p10", "p50", "p90", "ci_low", "ci_high", "n")
+
+
+def summarize(k: xr.Dataset, level: float = 0.95) -> xr.Dataset:
+    """Mean, standard deviation, P10/P50/P90 and the confidence interval of the mean
+    (Student t, ``level``) of every KPI over replicates; dimension ``stat``."""
+    out = {}
+    for name, v in k.data_vars.items():
+        x = np.asarray(v.values, float)
+        x = x[np.isfinite(x)]
+        n = x.size
+        mean = float(x.mean()) if n else np.nan
+        sd = float(x.std(ddof=1)) if n > 1 else np.nan
+        half = float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else np.nan
+        q = np.percentile(x, [10, 50, 90]) if n else [np.nan] * 3
+        out[name] = xr.DataArray(
+            [mean, sd, q[0], q[1], q[2], mean - half, mean + half, n], dims="stat", attrs=v.attrs
+        )
+    return xr.Dataset(out, coords={"stat": list(STATS)}, attrs=k.attrs)
+
+
+def relative_half_width(v: xr.DataArray, level: float = 0.95) -> float:
+    """Half-width of the confidence interval of the mean, relative to the mean."""
+    x = np.asarray(v.values, float)
+    x = x[np.isfinite(x)]
+    if x.size < 2 or x.mean() == 0:
+        return float("inf")
+    half = stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
+    return float(half / abs(x.mean()))
