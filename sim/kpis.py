@@ -102,8 +102,11 @@ def subsidy(ds: xr.Dataset) -> xr.DataArray:
     return _total(ds, "subsidy")
 
 
-@kpi("currency", "Promotion costs on top of the price (gifts, points, lottery, instalments, rush)",
-     higher_is_better=False)  # fmt: skip
+@kpi(
+    "currency",
+    "Promotion costs on top of the price (gifts, points, lottery, instalments, rush)",
+    higher_is_better=False,
+)
 def promotion_cost(ds: xr.Dataset) -> xr.DataArray:
     """Promotion cost = subsidy booked to mechanisms that do not lower the price paid."""
     other = [m for i, m in enumerate(MECHANISMS) if i not in PRICE_MECHANISMS]
@@ -256,30 +259,43 @@ def kpis(ds: xr.Dataset, counterfactual: xr.Dataset | None = None) -> xr.Dataset
     for k in KPIS.values():
         v = k.fn(ds)
         out[k.name] = v.astype(float).assign_attrs(
-            units=cur if k.units == "currency" else k.units, long_name=k.long_name,
+            units=cur if k.units == "currency" else k.units,
+            long_name=k.long_name,
             formula=(k.fn.__doc__ or "").strip().splitlines()[0],
             higher_is_better=int(k.higher_is_better),
-        )  # fmt: skip
+        )
     g = ds["gmv"].groupby("phase").sum(...)
     for phase in np.unique(ds["phase"].values):
-        out[f"gmv_{phase}"] = g.sel(phase=phase).drop_vars("phase", errors="ignore").assign_attrs(
-            units=cur, long_name=f"GMV in the {phase} phase", formula="sum of GMV over the phase's hours",
-            higher_is_better=1)  # fmt: skip
+        out[f"gmv_{phase}"] = (
+            g.sel(phase=phase)
+            .drop_vars("phase", errors="ignore")
+            .assign_attrs(
+                units=cur,
+                long_name=f"GMV in the {phase} phase",
+                formula="sum of GMV over the phase's hours",
+                higher_is_better=1,
+            )
+        )
     sub = ds["subsidy"].sum(["time", "segment", "region"])
     for m in ds["mechanism"].values:
         v = sub.sel(mechanism=m).drop_vars("mechanism")
         if float(abs(v).sum()) > 0:
             out[f"subsidy_{m}"] = v.assign_attrs(
-                units=cur, long_name=f"Subsidy booked to {m}", formula="sum of the mechanism's discounts and costs",
-                higher_is_better=0)  # fmt: skip
+                units=cur,
+                long_name=f"Subsidy booked to {m}",
+                formula="sum of the mechanism's discounts and costs",
+                higher_is_better=0,
+            )
     if counterfactual is not None:
         cf = counterfactual.sel(replicate=ds["replicate"])
         cost = marketing_spend(ds) + subsidy(ds)
         cost_cf = marketing_spend(cf) + subsidy(cf)
         out["incremental_roi"] = ((gmv(ds) - gmv(cf)) / (cost - cost_cf)).assign_attrs(
-            units="1", long_name="Incremental ROI against no promotions and no marketing",
+            units="1",
+            long_name="Incremental ROI against no promotions and no marketing",
             formula="(GMV - GMV_cf) / (cost - cost_cf), cost = marketing spend + subsidy",
-            higher_is_better=1)  # fmt: skip
+            higher_is_better=1,
+        )
     out.attrs.update(
         {
             k: ds.attrs[k]

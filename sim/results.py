@@ -38,10 +38,17 @@ def reduce_replicate(out: dict[str, Any]) -> dict[str, Any]:
         red[name] = np.asarray(out[name], float) * k
     red["subsidy"] = np.asarray(out["subsidy"], float) * k
     for name in (
-        "claim_attempts_by_coupon", "claims_by_coupon", "claims_lost_by_coupon", "uses_by_coupon",
-        "flash_slot_attempts", "flash_slot_wins", "wins_by_first_n",
-        "messages_sent", "messages_seen", "messages_woken",
-    ):  # fmt: skip
+        "claim_attempts_by_coupon",
+        "claims_by_coupon",
+        "claims_lost_by_coupon",
+        "uses_by_coupon",
+        "flash_slot_attempts",
+        "flash_slot_wins",
+        "wins_by_first_n",
+        "messages_sent",
+        "messages_seen",
+        "messages_woken",
+    ):
         red[name] = np.asarray(out[name], float) * k
     red["flash_sellout_hours"] = np.asarray(out["flash_sellout_hours"], float)
     red["first_n_exhausted_at"] = np.asarray(out["first_n_exhausted_at"], float)
@@ -72,18 +79,26 @@ def to_dataset(
     rep = np.asarray(replicates, dtype=np.int64)
     coords: dict[str, Any] = {
         "replicate": ("replicate", rep),
-        "time": ("time", _times(plan, cal.hours), {"long_name": "local time (start of the hour)",
-                                                    "timezone": plan.clock.timezone}),
+        "time": (
+            "time",
+            _times(plan, cal.hours),
+            {"long_name": "local time (start of the hour)", "timezone": plan.clock.timezone},
+        ),
         "phase": ("time", np.array(cal.phase_names)[cal.phase], {"long_name": "campaign phase"}),
         "segment": ("segment", list(seg.names)),
         "region": ("region", list(seg.region_names)),
         "mechanism": ("mechanism", list(plan.mechanisms)),
         "coupon": ("coupon", list(plan.coupons.names)),
-        "slot": ("slot", [f"{plan.flash.series_names[s]}@{plan.clock.local_at(float(o)):%m-%d %H:%M}"
-                          for s, o in zip(plan.flash.series, plan.flash.open, strict=True)]),
+        "slot": (
+            "slot",
+            [
+                f"{plan.flash.series_names[s]}@{plan.clock.local_at(float(o)):%m-%d %H:%M}"
+                for s, o in zip(plan.flash.series, plan.flash.open, strict=True)
+            ],
+        ),
         "first_n": ("first_n", list(plan.first_n.names)),
         "message": ("message", list(plan.messages.names)),
-    }  # fmt: skip
+    }
     data: dict[str, Any] = {}
 
     def stack(name: str) -> np.ndarray:
@@ -91,13 +106,17 @@ def to_dataset(
 
     for name, unit, desc in COUNTERS:
         units = plan.scenario.campaign.currency if unit == "cents" else "1"
-        data[name] = (("replicate", "time", "segment", "region"), stack(name),
-                      {"units": units, "long_name": desc})  # fmt: skip
+        data[name] = (
+            ("replicate", "time", "segment", "region"),
+            stack(name),
+            {"units": units, "long_name": desc},
+        )
     cur = plan.scenario.campaign.currency
     data["subsidy"] = (
-        ("replicate", "time", "segment", "region", "mechanism"), stack("subsidy"),
+        ("replicate", "time", "segment", "region", "mechanism"),
+        stack("subsidy"),
         {"units": cur, "long_name": "Discount and promotion cost booked to each mechanism"},
-    )  # fmt: skip
+    )
     per = {
         "claim_attempts_by_coupon": ("coupon", "Coupon claim attempts"),
         "claims_by_coupon": ("coupon", "Coupons claimed"),
@@ -110,32 +129,48 @@ def to_dataset(
     for name, (dim, desc) in per.items():
         data[name] = (("replicate", dim), stack(name), {"units": "1", "long_name": desc})
     data["flash_sellout_hours"] = (
-        ("replicate", "slot"), stack("flash_sellout_hours"),
+        ("replicate", "slot"),
+        stack("flash_sellout_hours"),
         {"units": "hours", "long_name": "Campaign hour a slot sold out (NaN: did not)"},
-    )  # fmt: skip
+    )
     data["first_n_exhausted_at"] = (
-        ("replicate", "first_n"), stack("first_n_exhausted_at"),
-        {"units": "hours", "long_name": "Campaign hour the first-N privileges ran out (NaN: did not)"},
-    )  # fmt: skip
-    for name, desc in (("messages_sent", "Messages sent"), ("messages_seen", "Messages seen"),
-                       ("messages_woken", "Dormant shoppers woken by a message")):  # fmt: skip
+        ("replicate", "first_n"),
+        stack("first_n_exhausted_at"),
+        {
+            "units": "hours",
+            "long_name": "Campaign hour the first-N privileges ran out (NaN: did not)",
+        },
+    )
+    for name, desc in (
+        ("messages_sent", "Messages sent"),
+        ("messages_seen", "Messages seen"),
+        ("messages_woken", "Dormant shoppers woken by a message"),
+    ):
         data[name] = (
             ("replicate", "message", "segment"),
             stack(name),
             {"units": "1", "long_name": desc},
         )
-    for name, desc in (("unique_visitors", "Shoppers with at least one session"),
-                       ("unique_buyers", "Shoppers with at least one paid order")):  # fmt: skip
+    for name, desc in (
+        ("unique_visitors", "Shoppers with at least one session"),
+        ("unique_buyers", "Shoppers with at least one paid order"),
+    ):
         data[name] = (("replicate",), stack(name), {"units": "1", "long_name": desc})
     data["seconds"] = (
-        ("replicate", "model"), np.stack([[r["seconds_shoppers"], r["seconds_fulfilment"]] for r in reduced]),
+        ("replicate", "model"),
+        np.stack([[r["seconds_shoppers"], r["seconds_fulfilment"]] for r in reduced]),
         {"units": "s", "long_name": "Wall time spent in each model"},
-    )  # fmt: skip
+    )
     coords["model"] = ("model", ["shoppers", "fulfilment"])
     if "fulfilment_picked" in reduced[0]:
-        coords["ftime"] = ("ftime", _times(plan, f.horizon), {
-            "long_name": "local time on the fulfilment clock (the campaign, then the drain)",
-            "timezone": plan.clock.timezone})  # fmt: skip
+        coords["ftime"] = (
+            "ftime",
+            _times(plan, f.horizon),
+            {
+                "long_name": "local time on the fulfilment clock (the campaign, then the drain)",
+                "timezone": plan.clock.timezone,
+            },
+        )
         coords["site"] = ("site", list(f.site_names))
         coords["delay"] = (
             "delay",
@@ -145,16 +180,30 @@ def to_dataset(
         for name, (dim, unit, desc) in SERIES.items():
             units = cur if unit == "currency" else unit
             data[f"fulfilment_{name}"] = (
-                ("replicate", "ftime", dim), stack(f"fulfilment_{name}"), {"units": units, "long_name": desc},
-            )  # fmt: skip
-        data["dispatch_delay_hist"] = (("replicate", "site", "delay"), stack("dispatch_delay_hist"),
-            {"units": "orders", "long_name": "Orders by hours from order to dispatch"})  # fmt: skip
-        data["door_delay_hist"] = (("replicate", "region", "delay"), stack("door_delay_hist"),
-            {"units": "orders", "long_name": "Orders by hours from order to the door"})  # fmt: skip
-        data["door_delay_sum"] = (("replicate", "region"), stack("door_delay_sum"),
-            {"units": "order-hours", "long_name": "Sum of order-to-door delays"})  # fmt: skip
-        data["dispatch_delay_sum"] = (("replicate", "site"), stack("dispatch_delay_sum"),
-            {"units": "order-hours", "long_name": "Sum of order-to-dispatch delays"})  # fmt: skip
+                ("replicate", "ftime", dim),
+                stack(f"fulfilment_{name}"),
+                {"units": units, "long_name": desc},
+            )
+        data["dispatch_delay_hist"] = (
+            ("replicate", "site", "delay"),
+            stack("dispatch_delay_hist"),
+            {"units": "orders", "long_name": "Orders by hours from order to dispatch"},
+        )
+        data["door_delay_hist"] = (
+            ("replicate", "region", "delay"),
+            stack("door_delay_hist"),
+            {"units": "orders", "long_name": "Orders by hours from order to the door"},
+        )
+        data["door_delay_sum"] = (
+            ("replicate", "region"),
+            stack("door_delay_sum"),
+            {"units": "order-hours", "long_name": "Sum of order-to-door delays"},
+        )
+        data["dispatch_delay_sum"] = (
+            ("replicate", "site"),
+            stack("dispatch_delay_sum"),
+            {"units": "order-hours", "long_name": "Sum of order-to-dispatch delays"},
+        )
     ds = xr.Dataset(data, coords=coords)
     s = plan.scenario
     ds.attrs.update(

@@ -128,8 +128,12 @@ def run(
                 rel = relative_half_width(kpis(ds)[kpi])
                 if np.isfinite(rel) and rel <= precision:
                     break
-                more = list(range(ids[-1] + 1, min(ids[-1] + 1 + max(len(ids) // 2, 4),
-                                                   ids[0] + max_replicates)))  # fmt: skip
+                more = list(
+                    range(
+                        ids[-1] + 1,
+                        min(ids[-1] + 1 + max(len(ids) // 2, 4), ids[0] + max_replicates),
+                    )
+                )
                 if not more:
                     break
                 planned = len(ids) + len(more)
@@ -177,8 +181,11 @@ class _Executor:
         out: list[dict[str, Any]] = []
         if self.client is None:
             for k, r in enumerate(ids):
-                out.append(reduce_replicate(
-                    simulate_replicate(plan, r, seed=seed, shoppers=shoppers, fulfilment=mode)))  # fmt: skip
+                out.append(
+                    reduce_replicate(
+                        simulate_replicate(plan, r, seed=seed, shoppers=shoppers, fulfilment=mode)
+                    )
+                )
                 if progress:
                     progress(done0 + k + 1, planned)
             return out
