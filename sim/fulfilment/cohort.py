@@ -60,10 +60,16 @@ def serve_hour(
     --------
     >>> q = deque([Chunk(0.5, 1.0, np.array([10.0]))])
     >>> done, used = serve_hour(q, 20.0, 1, Chunk(1.5, 1.0, np.array([10.0])))
-    >>> [(round(c.total, 6), round(t, 6)) for c, t in done]
-    [(10.0, 1.25), (5.0, 1.5), (5.0, 1.75)]
+    >>> [(round(c.total, 6), round(t, 6)) for c, t in done]  # the new orders all wait
+    [(10.0, 1.25), (10.0, 1.75)]
     >>> used
     20.0
+    >>> q = deque([Chunk(0.5, 1.0, np.array([5.0]))])
+    >>> done, used = serve_hour(q, 20.0, 1, Chunk(1.5, 1.0, np.array([10.0])))
+    >>> [(round(c.total, 6), round(t, 6)) for c, t in done]  # they catch up at 1.5
+    [(5.0, 1.125), (5.0, 1.375), (5.0, 1.75)]
+    >>> used
+    15.0
     """
     out: list[tuple[Chunk, float]] = []
     r = work

@@ -1,0 +1,538 @@
+"""Per-order mode: every order is a SimPy process (exact; for validation on small cases).
+
+An order arrives at a time within its hour, waits in its site's FIFO queue for a
+picker, waits for a truck with space, travels, waits for a courier of its region
+and is delivered; it may come back as a return. Pickers and couriers are the
+workers on duty in the same :class:`~sim.fulfilment.resources.Capacity` objects,
+driven by the same shift, surge and fault processes, as in cohort mode, so the two
+modes differ only in how orders move: one by one here, as fluid cohorts there.
+Results have the same names (a :class:`~sim.fulfilment.outputs.Books`).
+
+SimPy handles about 50k orders per second this way (about ten events per order):
+use it on small cases, and cohort mode for real campaigns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import simpy
+from simpy.events import Event
+
+from sim.fulfilment.cohort import _when_done
+from sim.fulfilment.outputs import Books
+from sim.fulfilment.resources import Capacity, EventLog, Surge, at, every_hour, fault, staffing
+from sim.fulfilment.tables import FulfilmentTables
+
+EPS = 1e-9
+
+Arrivals = Literal["uniform", "even"]
+Service = Literal["deterministic", "exponential"]
+
+
+class Order:
+    """One order: its region, order time, current site and overflow hops."""
+
+    __slots__ = ("hops", "ot", "ready", "region", "shipped", "site")
+
+    def __init__(self, region: int, ot: float, site: int) -> None:
+        self.region, self.ot, self.site = region, ot, site
+        self.hops = 0
+        self.ready = math.inf  # when picked
+        self.shipped: Event | None = None  # succeeds with the arrival time at the last mile
+
+
+class Job:
+    """A request for one worker: ``work`` worker-units (1 = one pick or one parcel)."""
+
+    __slots__ = ("done", "item", "joined", "low", "started", "work")
+
+    def __init__(self, env: simpy.Environment, work: float, item: Any, low: bool) -> None:
+        self.done = env.event()  # value: None when served, else an overflow destination
+        self.work, self.item, self.low = work, item, low
+        self.joined = float(env.now)
+        self.started = math.nan
+
+
+class Servers:
+    """A FIFO multi-server queue whose servers are the workers on duty in a Capacity.
+
+    Workers of group g number ``cap.on_duty(g)`` and take ``work / per_worker[g]`` hours
+    per job (exactly, or exponentially distributed with that mean). Service is not
+    preempted: when a shift ends or an outage starts, workers finish the job in hand
+    and take no new one. Jobs in the ``low`` queue (returns) are served only when no
+    ordinary job waits.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cap: Capacity,
+        rng: np.random.Generator,
+        service: Service,
+        on_finish: Callable[[Job], None] | None = None,
+    ) -> None:
+        self.env, self.cap, self.rng, self.service = env, cap, rng, service
+        self.groups = tuple(cap.staff)
+        self.queue: deque[Job] = deque()
+        self.low: deque[Job] = deque()
+        self.busy = dict.fromkeys(self.groups, 0)
+        self.busy_high = 0  # ordinary jobs in service
+        self.on_finish = on_finish
+        env.process(self._watch())
+
+    @property
+    def backlog(self) -> int:
+        """Ordinary jobs waiting or in service."""
+        return len(self.queue) + self.busy_high
+
+    @property
+    def low_backlog(self) -> int:
+        busy = sum(self.busy.values())
+        return len(self.low) + busy - self.busy_high
+
+    def request(self, work: float = 1.0, item: Any = None, low: bool = False) -> Job:
+        job = Job(self.env, work, item, low)
+        (self.low if low else self.queue).append(job)
+        self._dispatch()
+        return job
+
+    def _watch(self) -> Generator[Event, Any, None]:
+        while True:
+            yield self.cap.changed
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        cap = self.cap
+        for g in self.groups:
+            per = cap.per_worker[g]
+            if per <= 0:
+                continue
+            free = cap.on_duty(g) - self.busy[g]
+            while free > 0 and (self.queue or self.low):
+                job = self.queue.popleft() if self.queue else self.low.popleft()
+                mean = job.work / per
+                dur = mean if self.service == "deterministic" else self.rng.exponential(mean)
+                job.started = float(self.env.now)
+                self.busy[g] += 1
+                self.busy_high += not job.low
+                ev = self.env.timeout(dur)
+                ev.callbacks.append(lambda _, g=g, job=job: self._finish(g, job))  # type: ignore[misc]
+                free -= 1
+
+    def _finish(self, g: str, job: Job) -> None:
+        self.busy[g] -= 1
+        self.busy_high -= not job.low
+        if self.on_finish is not None:
+            self.on_finish(job)
+        job.done.succeed(None)
+        self._dispatch()
+
+
+class PerOrderFulfilment:
+    """The fulfilment model with every order a SimPy process (validation on small cases).
+
+    Same interface and result names as :class:`~sim.fulfilment.cohort.CohortFulfilment`.
+
+    Parameters
+    ----------
+    tables
+        The compiled fulfilment section (``plan.fulfilment``).
+    seed
+        Seed sequence of this model's random numbers (arrival times, service times,
+        returns): a numpy Generator is built from it; no global random state.
+    log
+        Optional event log, as in cohort mode.
+    arrivals
+        ``"uniform"``: the orders of an hour arrive at independent uniform times in it;
+        ``"even"``: evenly spaced, at h + (k + 1/2)/n (deterministic).
+    service
+        ``"deterministic"``: a pick takes 1/picks_per_worker_hour hours and a parcel
+        (end - start)/parcels_per_day; ``"exponential"``: exponential with those means.
+    record
+        Keep (joined, started, finished) of every pick in ``records`` (queueing checks).
+
+    Notes
+    -----
+    Orders per hour are real-world counts, possibly fractional: each (region, site)
+    stream carries its fractional remainder to the next hour, so the integer counts
+    add up to the fractional total. Each delivered order is returned with the
+    probability (returns / orders) of its hour and region.
+    """
+
+    def __init__(
+        self,
+        tables: FulfilmentTables,
+        seed: np.random.SeedSequence | int | None = None,
+        log: EventLog | None = None,
+        *,
+        arrivals: Arrivals = "uniform",
+        service: Service = "exponential",
+        record: bool = False,
+    ) -> None:
+        t = self.t = tables
+        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        self.rng = np.random.default_rng(ss)
+        self.env = env = simpy.Environment()
+        self.log = log
+        self.arrivals, self.service = arrivals, service
+        S, R, T = len(t.site_names), len(t.region_names), t.horizon
+        self.S, self.R, self.T = S, R, T
+        self.books = Books(t)
+        self.records: list[tuple[float, float, float]] | None = [] if record else None
+        self.sites = [Capacity(env, ("shift", "surge")) for _ in range(S)]
+        self.couriers = [Capacity(env, ("couriers",)) for _ in range(R)]
+        self.pickers = [
+            Servers(env, self.sites[s], self.rng, service, self._picked_cb(s)) for s in range(S)
+        ]
+        self.courier_q = [Servers(env, self.couriers[r], self.rng, service) for r in range(R)]
+        self.dispatch: list[deque[Order]] = [deque() for _ in range(S)]
+        self.in_transit = np.zeros(R, np.int64)  # shipped, not yet with the couriers
+        self.forward: list[Order] = []  # prepositioned orders waiting for release
+        self.return_share = np.zeros((t.hours, R))
+        self._carry: dict[tuple[str, int, int], float] = {}
+        self.surge = []
+        for i, name in enumerate(t.site_names):
+            env.process(
+                staffing(env, self.sites[i], "shift", t.shift_staff[i], t.shift_rate[i], log, name)
+            )
+            p = {k: float(v[i]) for k, v in t.surge.items()}
+            self.surge.append(Surge(env, self.sites[i], p, log, name))
+            env.process(self._trucks(i))
+        for s, a, b, f in t.outages:
+            env.process(fault(env, self.sites[s], a, b, f, log, t.site_names[s], "outage"))
+        for r in range(R):
+            if t.courier_count[r]:
+                env.process(
+                    staffing(
+                        env, self.couriers[r], "couriers",
+                        np.where(t.courier_rate[r] > 0, t.courier_count[r], 0),
+                        t.courier_rate[r] / max(t.courier_count[r], 1),
+                        None, t.region_names[r],
+                    )
+                )  # fmt: skip
+        for r, a, b, f in t.shortfalls:
+            env.process(
+                fault(env, self.couriers[r], a, b, f, log, t.region_names[r], "courier_shortfall")
+            )
+        env.process(every_hour(env, T, self._tick))
+        if t.preposition_share > 0:
+            env.process(self._release())
+        self._promise = np.zeros(R)
+        self._base_rate = t.shift_staff * t.shift_rate
+
+    # -- input -------------------------------------------------------------------------
+    def _count(self, kind: str, r: int, s: int, x: float) -> int:
+        """Integer part of a running total: the fractional remainder carries over."""
+        c = self._carry.get((kind, r, s), 0.0) + max(float(x), 0.0)
+        n = math.floor(c + EPS)
+        self._carry[(kind, r, s)] = c - n
+        return n
+
+    def _times(self, h: int, n: int) -> np.ndarray:
+        if self.arrivals == "even":
+            return h + (np.arange(n) + 0.5) / n
+        return np.sort(h + self.rng.random(n))
+
+    def add_orders(
+        self,
+        h: int,
+        orders: np.ndarray,
+        tails: np.ndarray | None = None,
+        returns: np.ndarray | None = None,
+    ) -> None:
+        """Orders of campaign hour h per region (real-world counts), the presale tails
+        among them, and the orders among them that will be returned."""
+        t = self.t
+        orders = np.asarray(orders, float)
+        pre = np.zeros(self.R) if tails is None else np.asarray(tails, float) * t.preposition_share
+        pre = np.minimum(pre, orders)
+        if returns is not None:
+            self.return_share[h] = np.divide(
+                returns, orders, out=np.zeros(self.R), where=orders > 0
+            )
+        self.books.add("orders_in", h, orders, region=True)
+        for r in range(self.R):
+            n_pre = self._count("pre", r, -1, pre[r])
+            if n_pre:
+                self.books.add_region("prepositioned", h, r, float(n_pre))
+                for x in self._times(h, n_pre):
+                    self.env.process(self._prepositioned(Order(r, float(x), -1)))
+            regular = orders[r] - pre[r]
+            for s in np.flatnonzero(t.route[r] > 0):
+                n = self._count("site", r, int(s), regular * t.route[r, s])
+                for x in self._times(h, n) if n else ():
+                    self.env.process(self._order(Order(r, float(x), int(s))))
+
+    def add_order_times(self, times: Sequence[float] | np.ndarray, region: int = 0) -> None:
+        """Regular orders of a region at explicit times (hours, not before now).
+
+        Each goes to a site drawn with the region's routing shares. Used to feed the
+        model arrival processes of one's own (e.g. Poisson, for the M/M/c check).
+        """
+        t = self.t
+        sites = np.flatnonzero(t.route[region] > 0)
+        p = t.route[region, sites]
+        pick = self.rng.choice(sites, size=len(times), p=p / p.sum()) if len(sites) > 1 else None
+        for i, x in enumerate(times):
+            self.books.add_region("orders_in", int(x), region, 1.0)
+            s = int(sites[0] if pick is None else pick[i])
+            self.env.process(self._order(Order(region, float(x), s)))
+
+    def run_until(self, t: float) -> None:
+        """Run the SimPy model up to time t, including the events at t."""
+        self.env.run(until=t)
+        while self.env.peek() <= t:
+            self.env.step()
+
+    def finish(self) -> None:
+        """Drain the system to the end of the fulfilment horizon."""
+        self.run_until(self.T)
+
+    def promise(self) -> np.ndarray:
+        """Hours to the door a new order would be quoted now, per region."""
+        return self._promise.copy()
+
+    def results(self) -> dict[str, Any]:
+        return self.books.results()
+
+    # -- an order's life -----------------------------------------------------------------
+    def _order(self, o: Order) -> Generator[Event, Any, None]:
+        env, b = self.env, self.books
+        yield env.timeout(max(o.ot - env.now, 0.0))
+        b.add_site("arrivals", int(env.now), o.site, 1.0)
+        while True:
+            job = self.pickers[o.site].request(item=o)
+            where = yield job.done
+            if where is None:
+                break
+            # sent away by the storage limit (see _overflow): (site or -1, arrival time)
+            to, arrive = where
+            yield env.timeout(arrive - env.now)
+            if to < 0:  # third party: delivered straight to the door
+                self._delivered(o, float(env.now))
+                return
+            o.site, o.hops = to, o.hops + 1
+            b.add_site("transfers_in", int(env.now), o.site, 1.0)
+        if o.shipped is not None:  # waits for a truck (see _trucks)
+            arrive = yield o.shipped
+            yield env.timeout(max(arrive - env.now, 0.0))
+            self.in_transit[o.region] -= 1
+        yield from self._last_mile(o)
+
+    def _prepositioned(self, o: Order) -> Generator[Event, Any, None]:
+        """A presale order picked ahead in a forward warehouse: to the couriers at release."""
+        env = self.env
+        yield env.timeout(max(o.ot - env.now, 0.0))
+        if env.now < self.t.release_at - EPS:
+            o.shipped = env.event()
+            self.forward.append(o)
+            yield o.shipped
+        yield from self._last_mile(o)
+
+    def _last_mile(self, o: Order) -> Generator[Event, Any, None]:
+        r = o.region
+        if self.t.courier_count[r]:
+            yield self.courier_q[r].request(item=o).done
+            self.books.add_region("courier_cost", int(self.env.now), r, self.t.courier_cost[r])
+        self._delivered(o, float(self.env.now))
+
+    def _picked_cb(self, s: int) -> Callable[[Job], None]:
+        def picked(job: Job) -> None:
+            """Called by the pickers as a pick ends (before the order process resumes)."""
+            now = float(self.env.now)
+            h = int(now)
+            if self.records is not None:
+                self.records.append((job.joined, job.started, now))
+            if job.low:  # a return handled
+                self.books.add_site("returns_processed", h, s, 1.0)
+                self.books.add_site("site_cost", h, s, self.t.return_cost)
+                return
+            o: Order = job.item
+            o.ready = now
+            self.books.add_site("picked", h, s, 1.0)
+            self.books.add_site("site_cost", h, s, self.t.handling_cost[s])
+            if len(self.t.departures[s]):
+                o.shipped = self.env.event()
+                self.dispatch[s].append(o)
+            else:
+                self._ship(s, o, now)
+
+        return picked
+
+    def _ship(self, s: int, o: Order, when: float) -> None:
+        self.books.add_site("shipped", min(int(when), self.T - 1), s, 1.0)
+        self.books.delay("dispatch_delay", s, 1.0, when - o.ot)
+
+    def _delivered(self, o: Order, when: float) -> None:
+        """Book a delivery: an order is on time if its own delay is within the limit."""
+        t, b, r = self.t, self.books, o.region
+        h = min(int(when), self.T - 1)
+        d = when - o.ot
+        b.series["delivered"][h, r] += 1
+        for name, limit in (
+            ("delivered_24h", 24.0),
+            ("delivered_48h", 48.0),
+            ("delivered_72h", 72.0),
+            ("delivered_on_time", t.promise_hours),
+        ):
+            if d <= limit + EPS:
+                b.series[name][h, r] += 1
+        b.delay("door_delay", r, 1.0, d)
+        o_h = min(max(int(o.ot), 0), t.hours - 1)
+        share = self.return_share[o_h, r]
+        if share > 0 and self.rng.random() < share:
+            b.add_region("returns_shipped", h, r, 1.0)
+            self.env.process(self._return(r))
+
+    def _return(self, r: int) -> Generator[Event, Any, None]:
+        t = self.t
+        yield self.env.timeout(t.return_delay)
+        sites = np.flatnonzero(t.route[r] > 0)
+        p = t.route[r, sites]
+        s = int(sites[0] if len(sites) == 1 else self.rng.choice(sites, p=p / p.sum()))
+        if t.return_handling > 0:
+            yield self.pickers[s].request(work=t.return_handling, low=True).done
+        else:
+            h = int(self.env.now)
+            self.books.add_site("returns_processed", h, s, 1.0)
+            self.books.add_site("site_cost", h, s, t.return_cost)
+
+    # -- processes -------------------------------------------------------------------------
+    def _release(self) -> Generator[Event, Any, None]:
+        yield self.env.timeout(max(self.t.release_at - self.env.now, 0.0))
+        if self.log is not None:
+            self.log.append(
+                (float(self.env.now), "preposition_release", "all", float(len(self.forward)))
+            )
+        for o in self.forward:
+            assert o.shipped is not None
+            o.shipped.succeed(float(self.env.now))
+        self.forward = []
+
+    def _trucks(self, s: int) -> Generator[Event, Any, None]:
+        t = self.t
+        deps, caps, transit, cost = (
+            t.departures[s],
+            t.departure_cap[s],
+            t.departure_transit[s],
+            t.departure_cost[s],
+        )
+        for d, cap, tr, c in zip(deps, caps, transit, cost, strict=True):
+            yield at(self.env, d - self.env.now)
+            yield self.env.timeout(0)  # picks ending exactly at d are loaded too
+            q = self.dispatch[s]
+            left = math.floor(cap + EPS)
+            sent = 0
+            while q and left >= 1 and q[0].ready <= d + EPS:
+                o = q.popleft()
+                assert o.shipped is not None
+                o.shipped.succeed(float(d + tr))
+                self._ship(s, o, float(d))
+                self.in_transit[o.region] += 1
+                left -= 1
+                sent += 1
+            self.books.add_site("linehaul_cost", int(d), s, c)
+            if self.log is not None:
+                self.log.append((float(d), "departure", t.site_names[s], float(sent)))
+
+    # -- the hourly tick ----------------------------------------------------------------
+    def _tick(self, h: int) -> None:
+        t, b = self.t, self.books
+        now = float(h + 1)
+        for s in range(self.S):
+            work, hours = self.sites[s].take()
+            b.add_site("capacity", h, s, work)
+            b.add_site("surge_staff", h, s, hours["surge"])
+            b.add_site("staff", h, s, hours["shift"] + hours["surge"])
+            b.add_site("site_cost", h, s, hours["surge"] * t.surge["cost"][s])
+            self._overflow(s, h, now)
+            backlog = self.pickers[s].backlog
+            waiting = len(self.dispatch[s])
+            b.add_site("backlog", h, s, backlog)
+            b.add_site("awaiting_dispatch", h, s, waiting)
+            b.add_site("storage_used", h, s, backlog + waiting)
+            b.add_site("returns_backlog", h, s, self.pickers[s].low_backlog)
+            self.surge[s].check(backlog)
+        for r in range(self.R):
+            work, _ = self.couriers[r].take()
+            b.add_region("courier_capacity", h, r, work)
+            if t.courier_count[r]:
+                b.add_region("courier_backlog", h, r, self.courier_q[r].backlog)
+        self._promise = self._eta(now)
+        if h < len(b.promise):
+            b.promise[h] = self._promise
+
+    def _overflow(self, s: int, h: int, now: float) -> None:
+        """Storage limit, as in cohort mode: at the hour mark, the newest waiting orders
+        beyond the limit go to the neighbour (once) or to a third party (capped)."""
+        t, b = self.t, self.books
+        q = self.pickers[s].queue
+        excess = self.pickers[s].backlog + len(self.dispatch[s]) - t.storage[s]
+        if excess <= EPS:
+            return
+        b.add_site("overload", h, s, 1.0)
+        third_left = t.overflow_cap[s]
+        to = int(t.overflow_to[s])
+        while q and excess > EPS:
+            o: Order = q[-1].item
+            third = to < 0 or o.hops > 0  # a transferred order overflows to a third party
+            if third and third_left < 1 - EPS:
+                break
+            job = q.pop()
+            excess -= 1
+            b.add_site("overflow", h, s, 1.0)
+            b.add_site("site_cost", h, s, t.overflow_cost[s])
+            arrive = now + t.overflow_delay[s]
+            if third:
+                third_left -= 1
+                b.add_site("overflow_third_party", h, s, 1.0)
+                job.done.succeed((-1, arrive))
+            else:
+                b.add_site("transfers_out", h, s, 1.0)
+                job.done.succeed((to, float(math.ceil(arrive - EPS))))
+
+    # -- the quoted delivery time ------------------------------------------------------------
+    def _eta(self, now: float) -> np.ndarray:
+        """FIFO projection of the queues, as in cohort mode (counts of orders ahead)."""
+        t = self.t
+        h0 = int(now)
+        horizon = min(self.T, h0 + 24 * 14)
+        site_eta = np.zeros(self.S)
+        for s in range(self.S):
+            ahead = float(self.pickers[s].backlog)
+            rate = (
+                self._base_rate[s, h0:horizon] + self.sites[s].staff["surge"] * t.surge["rate"][s]
+            )
+            t_pick = _when_done(rate, ahead, now)
+            deps = t.departures[s]
+            if len(deps):
+                ahead += len(self.dispatch[s])
+                j0 = int(np.searchsorted(deps, now - EPS))
+                cum = np.cumsum(t.departure_cap[s][j0:])
+                late = np.flatnonzero((cum > ahead) & (deps[j0:] >= t_pick - EPS))
+                t_ship = (
+                    float(deps[j0 + late[0]] + t.departure_transit[s][j0 + late[0]])
+                    if len(late)
+                    else now + 24 * 14
+                )
+            else:
+                t_ship = t_pick
+            site_eta[s] = t_ship
+        out = np.zeros(self.R)
+        for r in range(self.R):
+            door = 0.0
+            ahead = float(self.courier_q[r].backlog + self.in_transit[r])
+            for j in np.flatnonzero(t.route[r] > 0):
+                ts = float(site_eta[j])
+                if t.courier_count[r]:
+                    k = math.ceil(ts - EPS)
+                    rate = t.courier_rate[r, k:horizon] if k < horizon else np.zeros(0)
+                    ts = _when_done(rate, ahead, float(k))
+                door += t.route[r, j] * ts
+            out[r] = max(door - now, 0.0)
+        return out
