@@ -6,13 +6,13 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from sim._version import __version__
-from sim.scenario.loader import ScenarioError, content_hash, load_scenario
+from sim.scenario.loader import ErrorLine, ScenarioError, content_hash, load_scenario
 
 app = typer.Typer(
     name="promosim",
@@ -157,6 +157,224 @@ def simulate(
             progress.advance(task)
     out = model.results()
     render_shopper_summary(plan, out, console, time.perf_counter() - start)
+
+
+def _precision(text: str | None) -> float | None:
+    """'1%' or '0.01' -> 0.01; a clear error otherwise."""
+    if text is None:
+        return None
+    t = text.strip()
+    try:
+        v = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+    except ValueError:
+        v = -1.0
+    if not 0 < v < 1:
+        sys.stderr.write(
+            f"error: --precision: '{text}' is not a fraction in (0, 1); use e.g. 1% or 0.01\n"
+        )
+        raise typer.Exit(code=2)
+    return v
+
+
+def _progress_bar(label: str) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("replicates"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        console=Console(stderr=True), transient=True,
+    )  # fmt: skip
+
+
+def _check_kpi(kpi: str) -> None:
+    from sim.kpis import KPIS
+
+    if kpi not in KPIS:
+        sys.stderr.write(f"error: --kpi: unknown KPI '{kpi}'; allowed: {', '.join(KPIS)}\n")
+        raise typer.Exit(code=2)
+
+
+def _check_out(out: Path | None) -> None:
+    if out is not None and (out.is_dir() or not out.parent.exists()):
+        sys.stderr.write(f"error: --out: cannot write '{out}' (not a file in an existing folder)\n")
+        raise typer.Exit(code=2)
+
+
+@app.command("run")
+def run_cmd(
+    file: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    overrides: SetOption = None,
+    replicates: Annotated[
+        int | None, typer.Option(help="Replicates (default: campaign.replicates).", min=1)
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.", min=0)] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="Add replicates until the 95% CI half-width of --kpi is within "
+            "this fraction of its mean, e.g. 1% (up to --max-replicates)."
+        ),
+    ] = None,
+    kpi: Annotated[str, typer.Option(help="KPI for --precision.")] = "gmv",
+    max_replicates: Annotated[int, typer.Option(help="Cap for --precision.", min=2)] = 200,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Dask worker processes (default: in this process, all cores).", min=1),
+    ] = None,
+    shoppers: Annotated[
+        int | None, typer.Option(help="Simulated shoppers (default: the scenario's).", min=1)
+    ] = None,
+    incremental: Annotated[
+        bool, typer.Option(help="Also run the no-promotion counterfactual for incremental ROI.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Save the results (netCDF).")
+    ] = None,
+) -> None:
+    """Run Monte Carlo replicates (shoppers + fulfilment) and print the KPI table."""
+    import time
+
+    from sim.kpis import kpis, summarize
+    from sim.plan import compile_plan
+    from sim.render import render_kpis
+    from sim.results import save
+    from sim.run import Interrupted, run
+
+    p = _precision(precision)
+    _check_kpi(kpi)
+    _check_out(out)
+    try:
+        scenario = load_scenario(file, overrides or [])
+    except ScenarioError as err:
+        raise _fail(err) from None
+    plan = compile_plan(scenario)
+    console = Console(width=max(110, Console().width))
+    start = time.perf_counter()
+    with _progress_bar(scenario.campaign.name) as bar:
+        task = bar.add_task(
+            scenario.campaign.name, total=replicates or scenario.campaign.replicates
+        )
+
+        def progress(done: int, planned: int) -> None:
+            bar.update(task, completed=done, total=planned)
+
+        try:
+            ds = run(plan, replicates, seed, workers, shoppers=shoppers, precision=p, kpi=kpi,
+                     max_replicates=max_replicates, incremental=incremental,
+                     progress=progress)  # fmt: skip
+        except Interrupted as stop:
+            if stop.partial is not None and out is not None:
+                save(stop.partial, out)
+                n = stop.partial.sizes["replicate"]
+                sys.stderr.write(f"interrupted: {n} finished replicates saved to {out}\n")
+            else:
+                sys.stderr.write("interrupted; nothing was written.\n")
+            raise typer.Exit(code=130) from None
+    seconds = time.perf_counter() - start
+    render_kpis(summarize(kpis(ds)), console)
+    n = ds.sizes["replicate"]
+    who = plan.shoppers if shoppers is None else shoppers
+    line = f"  {n} replicates of {who:,} shoppers in {seconds:.1f} s"
+    if p is not None:
+        got = ds.attrs["precision_reached"]
+        line += f"; {kpi} 95% CI half-width {got:.2%} of the mean (target {p:.2%})"
+    console.print(line, markup=False)
+    if out is not None:
+        save(ds, out)
+        console.print(f"  results: {out}  (promosim kpis {out}; xarray.open_dataset)", markup=False)
+
+
+@app.command()
+def compare(
+    files: Annotated[
+        list[Path], typer.Argument(help="Two or more scenario files; the first is the reference.")
+    ],
+    replicates: Annotated[int | None, typer.Option(help="Replicates per scenario.", min=2)] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed shared by all scenarios.", min=0)] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="Add replicates until each scenario's --kpi is this precise.")
+    ] = None,
+    kpi: Annotated[str, typer.Option(help="KPI for --precision.")] = "gmv",
+    best_by: Annotated[str, typer.Option(help="KPI that decides the best plan.")] = "profit",
+    max_replicates: Annotated[int, typer.Option(help="Cap for --precision.", min=2)] = 200,
+    workers: Annotated[int | None, typer.Option(help="Dask worker processes.", min=1)] = None,
+    shoppers: Annotated[int | None, typer.Option(help="Simulated shoppers.", min=1)] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Save the comparison (netCDF).")
+    ] = None,
+) -> None:
+    """Compare plans with common random numbers: paired differences with 95% intervals."""
+    from sim.compare import compare as compare_plans
+    from sim.plan import compile_plan
+    from sim.render import render_comparison
+    from sim.results import save
+
+    if len(files) < 2:
+        sys.stderr.write("error: compare needs at least two scenario files\n")
+        raise typer.Exit(code=2)
+    p = _precision(precision)
+    _check_kpi(kpi)
+    _check_kpi(best_by)
+    _check_out(out)
+    problems: list[ErrorLine] = []
+    scenarios = []
+    for f in files:
+        try:
+            scenarios.append(load_scenario(f))
+        except ScenarioError as err:
+            problems += err.errors
+    if problems:
+        raise _fail(ScenarioError(problems))
+    plans = [compile_plan(s) for s in scenarios]
+    console = Console(width=max(120, Console().width))
+    with _progress_bar("comparing") as bar:
+        task = bar.add_task(f"{len(plans)} plans", total=len(plans) * (replicates or 20))
+
+        def progress(done: int, planned: int) -> None:
+            bar.update(task, completed=done, total=planned)
+
+        try:
+            cmp = compare_plans(*plans, replicates=replicates, seed=seed, workers=workers,
+                                shoppers=shoppers, precision=p, kpi=kpi,
+                                max_replicates=max_replicates, progress=progress)  # fmt: skip
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted; nothing was written.\n")
+            raise typer.Exit(code=130) from None
+    cmp.attrs["currency"] = scenarios[0].campaign.currency
+    render_comparison(cmp, console, best_by=best_by)
+    if out is not None:
+        save(cmp, out)
+        console.print(f"  comparison: {out}", markup=False)
+
+
+@app.command("kpis")
+def kpis_cmd(
+    results: Annotated[Path, typer.Argument(help="Results saved by `promosim run --out`.")],
+) -> None:
+    """Print the KPI table of saved results."""
+    from sim.kpis import kpis, summarize
+    from sim.render import render_kpis
+    from sim.results import load
+
+    try:
+        ds = load(results)
+    except (OSError, ValueError) as err:
+        sys.stderr.write(f"error: {results}: cannot read results ({err})\n")
+        raise typer.Exit(code=2) from None
+    if "scenario_toml" not in ds.attrs or "gmv" not in ds:
+        sys.stderr.write(f"error: {results}: not promosim results (no scenario or gmv inside)\n")
+        raise typer.Exit(code=2)
+    console = Console(width=max(110, Console().width))
+    render_kpis(summarize(kpis(ds)), console)
+    if not ds.attrs.get("complete", 1):
+        console.print("  (partial results: the run was interrupted)", markup=False)
 
 
 @app.command()

@@ -96,17 +96,13 @@ def gross_margin(ds: xr.Dataset) -> xr.DataArray:
     return net_revenue(ds) - _total(ds, "cogs") * (1 - restock * back)
 
 
-@kpi("currency", "Subsidy (discounts and promotion costs)", higher_is_better=False)
+@kpi("currency", "Subsidy (all mechanisms)", higher_is_better=False)
 def subsidy(ds: xr.Dataset) -> xr.DataArray:
     """Subsidy = sum over mechanisms of the discounts and costs booked to them."""
     return _total(ds, "subsidy")
 
 
-@kpi(
-    "currency",
-    "Promotion costs on top of the price (gifts, points, lottery, instalments, rush)",
-    higher_is_better=False,
-)
+@kpi("currency", "Non-price promotion costs", higher_is_better=False)
 def promotion_cost(ds: xr.Dataset) -> xr.DataArray:
     """Promotion cost = subsidy booked to mechanisms that do not lower the price paid."""
     other = [m for i, m in enumerate(MECHANISMS) if i not in PRICE_MECHANISMS]
@@ -117,17 +113,9 @@ def promotion_cost(ds: xr.Dataset) -> xr.DataArray:
 def marketing_spend(ds: xr.Dataset) -> xr.DataArray:
     """Marketing spend = channel spend + messages sent x cost per message + cart-recall
     messages x their cost (real-world)."""
-    s = _scenario(ds)
-    channels = sum(c.get("spend", 0.0) for c in s.get("marketing", {}).get("channels", []))
-    promos = s.get("promotions", {})
-    cost = np.array([m.get("cost_per_message", 0.0) for m in promos.get("messages", [])])
-    sent = ds["messages_sent"].sum("segment")
-    msgs = (sent * xr.DataArray(cost, dims="message")).sum("message") if cost.size else 0.0
-    recall = promos.get("cart_recall", {})
-    per_recall = (
-        recall.get("cost_per_message", 0.01) if recall.get("enabled", True) and recall else 0.0
-    )
-    return channels + msgs + _total(ds, "recalls_sent") * per_recall + 0.0 * gmv(ds)
+    msgs = (ds["messages_sent"].sum("segment") * ds["message_cost"]).sum("message")
+    recalls = _total(ds, "recalls_sent") * ds["recall_cost"]
+    return ds["channel_spend"].sum() + msgs + recalls
 
 
 @kpi("currency", "Logistics cost", higher_is_better=False)
@@ -175,7 +163,7 @@ def new_shoppers(ds: xr.Dataset) -> xr.DataArray:
     return _total(ds, "new_shoppers") + _total(ds, "fission_new")
 
 
-@kpi("1", "Repurchase rate (second purchase / buyers)")
+@kpi("1", "Repurchase rate")
 def repurchase_rate(ds: xr.Dataset) -> xr.DataArray:
     """Repurchase rate = shoppers making a second purchase / shoppers with a purchase."""
     return _total(ds, "repeat_buyers") / ds["unique_buyers"]
@@ -194,7 +182,7 @@ def target_share(ds: xr.Dataset) -> xr.DataArray:
     return gmv(ds) / t if t else gmv(ds) * np.nan
 
 
-@kpi("1", "GMV target reached (1/0; its mean is the probability)")
+@kpi("1", "GMV target reached (1/0)")
 def target_reached(ds: xr.Dataset) -> xr.DataArray:
     """Target reached = 1 if GMV >= the GMV target, else 0 (NaN without a target)."""
     share = target_share(ds)
@@ -246,13 +234,13 @@ def delivery_p90(ds: xr.Dataset) -> xr.DataArray:
 
 
 # --- evaluation --------------------------------------------------------------------------
-def kpis(ds: xr.Dataset, counterfactual: xr.Dataset | None = None) -> xr.Dataset:
+def kpis(ds: xr.Dataset) -> xr.Dataset:
     """Every KPI per replicate, plus GMV by phase and subsidy by mechanism.
 
-    With ``counterfactual`` (the same scenario and seed with every promotion and
-    channel off, :func:`sim.compare.counterfactual`), adds ``incremental_roi`` =
-    (GMV - GMV_cf) / (marketing spend + subsidy - (marketing spend + subsidy)_cf),
-    paired replicate by replicate (common random numbers make it sharp).
+    When the results hold a counterfactual run (``sim.run(..., incremental=True)``:
+    the same scenario and seed with every promotion and channel off), adds
+    ``incremental_roi`` = (GMV - GMV_cf) / (cost - cost_cf) with cost = marketing
+    spend + subsidy, paired replicate by replicate (common random numbers make it sharp).
     """
     cur = ds.attrs.get("currency", "")
     out = xr.Dataset(coords={"replicate": ds["replicate"]})
@@ -264,8 +252,8 @@ def kpis(ds: xr.Dataset, counterfactual: xr.Dataset | None = None) -> xr.Dataset
             formula=(k.fn.__doc__ or "").strip().splitlines()[0],
             higher_is_better=int(k.higher_is_better),
         )
-    g = ds["gmv"].groupby("phase").sum(...)
-    for phase in np.unique(ds["phase"].values):
+    g = ds["gmv"].sum(["segment", "region"]).groupby("phase").sum()
+    for phase in dict.fromkeys(ds["phase"].values.tolist()):  # in calendar order
         out[f"gmv_{phase}"] = (
             g.sel(phase=phase)
             .drop_vars("phase", errors="ignore")
@@ -286,11 +274,10 @@ def kpis(ds: xr.Dataset, counterfactual: xr.Dataset | None = None) -> xr.Dataset
                 formula="sum of the mechanism's discounts and costs",
                 higher_is_better=0,
             )
-    if counterfactual is not None:
-        cf = counterfactual.sel(replicate=ds["replicate"])
+    if "counterfactual_gmv" in ds:
         cost = marketing_spend(ds) + subsidy(ds)
-        cost_cf = marketing_spend(cf) + subsidy(cf)
-        out["incremental_roi"] = ((gmv(ds) - gmv(cf)) / (cost - cost_cf)).assign_attrs(
+        extra = (gmv(ds) - ds["counterfactual_gmv"]) / (cost - ds["counterfactual_cost"])
+        out["incremental_roi"] = extra.assign_attrs(
             units="1",
             long_name="Incremental ROI against no promotions and no marketing",
             formula="(GMV - GMV_cf) / (cost - cost_cf), cost = marketing spend + subsidy",

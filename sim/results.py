@@ -10,7 +10,6 @@ resolved scenario as TOML) is in the Dataset attrs.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,8 +56,6 @@ def reduce_replicate(out: dict[str, Any]) -> dict[str, Any]:
     for key, v in out.items():
         if key.startswith("fulfilment_") or key.endswith(("_delay_hist", "_delay_sum")):
             red[key] = np.asarray(v, float)
-    red["seconds_shoppers"] = float(out["timing"]["shoppers"])
-    red["seconds_fulfilment"] = float(out["timing"]["fulfilment"])
     return red
 
 
@@ -156,12 +153,6 @@ def to_dataset(
         ("unique_buyers", "Shoppers with at least one paid order"),
     ):
         data[name] = (("replicate",), stack(name), {"units": "1", "long_name": desc})
-    data["seconds"] = (
-        ("replicate", "model"),
-        np.stack([[r["seconds_shoppers"], r["seconds_fulfilment"]] for r in reduced]),
-        {"units": "s", "long_name": "Wall time spent in each model"},
-    )
-    coords["model"] = ("model", ["shoppers", "fulfilment"])
     if "fulfilment_picked" in reduced[0]:
         coords["ftime"] = (
             "ftime",
@@ -204,6 +195,25 @@ def to_dataset(
             stack("dispatch_delay_sum"),
             {"units": "order-hours", "long_name": "Sum of order-to-dispatch delays"},
         )
+    sc = plan.scenario
+    msg_cost = {m.name: m.cost_per_message for m in sc.promotions.messages}
+    coords["channel"] = ("channel", list(plan.channels.names))
+    data["channel_spend"] = (
+        ("channel",),
+        np.asarray(plan.channels.spend, float),
+        {"units": cur, "long_name": "Spend of each marketing channel (real-world)"},
+    )
+    data["message_cost"] = (
+        ("message",),
+        np.array([msg_cost.get(n, 0.0) for n in plan.messages.names], float),
+        {"units": cur, "long_name": "Cost per message sent"},
+    )
+    recall = sc.promotions.cart_recall
+    data["recall_cost"] = (
+        (),
+        float(recall.cost_per_message) if recall is not None and recall.enabled else 0.0,
+        {"units": cur, "long_name": "Cost per cart-recall message"},
+    )
     ds = xr.Dataset(data, coords=coords)
     s = plan.scenario
     ds.attrs.update(
@@ -219,7 +229,6 @@ def to_dataset(
             "timezone": plan.clock.timezone,
             "promise_hours": float(f.promise_hours),
             "promosim_version": __version__,
-            "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Conventions": "CF-1.10",
         }
     )

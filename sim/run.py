@@ -65,6 +65,7 @@ def run(
     kpi: str = "gmv",
     max_replicates: int = 200,
     fulfilment: Mode = "cohort",
+    incremental: bool = False,
     client: Any = None,
     progress: Progress | None = None,
 ) -> xr.Dataset:
@@ -93,6 +94,9 @@ def run(
         The KPI ``precision`` refers to (a name from :data:`sim.kpis.KPIS`).
     fulfilment
         Fulfilment mode: ``"cohort"``, ``"per_order"`` (small cases) or ``"off"``.
+    incremental
+        Also run the counterfactual (every promotion and channel off, same seed and
+        replicates) and keep its GMV and cost per replicate, for incremental ROI.
     client
         An existing ``dask.distributed.Client`` to run on (overrides ``workers``).
     progress
@@ -118,33 +122,96 @@ def run(
     else:
         ids = [int(r) for r in replicates]
     n = plan.shoppers if shoppers is None else int(shoppers)
+    done: dict[int, dict[str, Any]] = {}  # replicate -> reduced output, of the plan itself
     with _Executor(workers, client) as ex:
-        results = ex.map(plan, ids, seed, shoppers, fulfilment, progress, len(ids))
-        ds = to_dataset(plan, results, ids, seed, n)
-        if precision is not None:
-            from sim.kpis import kpis, relative_half_width
+        try:
+            ds = _replicates(plan, ex, ids, seed, shoppers, n, fulfilment, progress, done,
+                             precision, kpi, max_replicates)  # fmt: skip
+        except KeyboardInterrupt:
+            done.update(ex.finished)
+            keep = sorted(done)
+            partial = to_dataset(plan, [done[r] for r in keep], keep, seed, n) if keep else None
+            if partial is not None:
+                partial.attrs["complete"] = 0
+            raise Interrupted(partial, len(ids)) from None
+        if incremental:
+            _counterfactual(ds, plan, ex, seed, shoppers, n, fulfilment, progress)
+    return ds
 
-            while len(ids) < max_replicates:
-                rel = relative_half_width(kpis(ds)[kpi])
-                if np.isfinite(rel) and rel <= precision:
-                    break
-                more = list(
-                    range(
-                        ids[-1] + 1,
-                        min(ids[-1] + 1 + max(len(ids) // 2, 4), ids[0] + max_replicates),
-                    )
-                )
-                if not more:
-                    break
-                planned = len(ids) + len(more)
-                results += ex.map(
-                    plan, more, seed, shoppers, fulfilment, progress, planned, len(ids)
-                )
-                ids += more
-                ds = to_dataset(plan, results, ids, seed, n)
+
+def _replicates(
+    plan: Plan,
+    ex: _Executor,
+    ids: list[int],
+    seed: int,
+    shoppers: int | None,
+    n: int,
+    fulfilment: Mode,
+    progress: Progress | None,
+    done: dict[int, dict[str, Any]],
+    precision: float | None,
+    kpi: str,
+    max_replicates: int,
+) -> xr.Dataset:
+    """Run ``ids``, then (with ``precision``) more in batches until the KPI is precise."""
+    batch = ids
+    while True:
+        planned = len(done) + len(batch)
+        for r, res in zip(batch, ex.map(plan, batch, seed, shoppers, fulfilment, progress,
+                                        planned, len(done)), strict=True):  # fmt: skip
+            done[r] = res
+        keep = sorted(done)
+        ds = to_dataset(plan, [done[r] for r in keep], keep, seed, n)
+        if precision is None:
+            return ds
+        from sim.kpis import kpis, relative_half_width
+
+        rel = relative_half_width(kpis(ds)[kpi])
+        last = keep[-1]
+        batch = list(
+            range(last + 1, min(last + 1 + max(len(keep) // 2, 4), keep[0] + max_replicates))
+        )
+        if (np.isfinite(rel) and rel <= precision) or not batch:
             ds.attrs["precision_target"] = float(precision)
             ds.attrs["precision_kpi"] = kpi
-    return ds
+            ds.attrs["precision_reached"] = float(rel)
+            return ds
+
+
+def _counterfactual(
+    ds: xr.Dataset,
+    plan: Plan,
+    ex: _Executor,
+    seed: int,
+    shoppers: int | None,
+    n: int,
+    fulfilment: Mode,
+    progress: Progress | None,
+) -> None:
+    """Add the no-promotion counterfactual's GMV and cost per replicate (same seed)."""
+    from sim.compare import counterfactual
+    from sim.kpis import gmv, marketing_spend, subsidy
+
+    ids = [int(r) for r in ds["replicate"].values]
+    cf = compile_plan(counterfactual(plan.scenario))
+    res = ex.map(cf, ids, seed, shoppers, fulfilment, progress, 2 * len(ids), len(ids))
+    dcf = to_dataset(cf, res, ids, seed, n)
+    cur = ds.attrs["currency"]
+    ds["counterfactual_gmv"] = gmv(dcf).assign_attrs(
+        units=cur, long_name="GMV with every promotion and channel off"
+    )
+    ds["counterfactual_cost"] = (marketing_spend(dcf) + subsidy(dcf)).assign_attrs(
+        units=cur, long_name="Marketing spend + subsidy with every promotion and channel off"
+    )
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run was interrupted; ``partial`` holds the replicates finished by then (or None)."""
+
+    def __init__(self, partial: xr.Dataset | None, planned: int) -> None:
+        super().__init__()
+        self.partial = partial
+        self.planned = planned
 
 
 class _Executor:
@@ -155,6 +222,7 @@ class _Executor:
         self.cluster: Any = None
         self.own = False
         self.workers = workers
+        self.finished: dict[int, dict[str, Any]] = {}  # of the current map(), by replicate
 
     def __enter__(self) -> _Executor:
         if self.client is None and self.workers is not None and self.workers > 1:
@@ -179,6 +247,7 @@ class _Executor:
         done0: int = 0,
     ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
+        self.finished = {}
         if self.client is None:
             for k, r in enumerate(ids):
                 out.append(
@@ -186,6 +255,7 @@ class _Executor:
                         simulate_replicate(plan, r, seed=seed, shoppers=shoppers, fulfilment=mode)
                     )
                 )
+                self.finished[r] = out[-1]
                 if progress:
                     progress(done0 + k + 1, planned)
             return out
@@ -210,6 +280,7 @@ class _Executor:
         done = done0
         for fut in as_completed(futures):
             results[index[fut.key]] = fut.result()
+            self.finished[ids[index[fut.key]]] = results[index[fut.key]]
             done += 1
             if progress:
                 progress(done, planned)

@@ -1,0 +1,178 @@
+"""Paired scenario comparison with common random numbers, and the no-promotion counterfactual.
+
+Scenarios run with the same seed draw the same random numbers for the same
+shopper decisions, so replicate r of plan A and replicate r of plan B differ
+only by the plan: the paired difference has a much smaller variance than the
+difference of independent runs. The variance reduction is reported as
+(Var A + Var B) / Var(A - B): the first is what independent seeds would give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from pydantic import BaseModel
+from scipy import stats
+
+from sim.kpis import KPIS, kpis, relative_half_width
+from sim.results import to_dataset
+from sim.run import Progress, ScenarioLike, _Executor, as_plan
+from sim.scenario import Scenario
+
+PAIRED_STATS = ("mean", "diff", "diff_low", "diff_high", "rel_diff", "p_value", "var_reduction")
+
+
+def counterfactual(s: Scenario) -> Scenario:
+    """The same scenario with every promotion and every marketing channel switched off.
+
+    Used for incremental ROI: run with the same seed, the difference to the plan
+    is the plan's effect, replicate by replicate.
+    """
+    promos: dict[str, Any] = {}
+    for name in type(s.promotions).model_fields:
+        v = getattr(s.promotions, name)
+        if isinstance(v, tuple):
+            promos[name] = tuple(_off(x) for x in v)
+        elif v is not None:
+            promos[name] = _off(v)
+    return s.model_copy(
+        update={
+            "promotions": s.promotions.model_copy(update=promos),
+            "marketing": s.marketing.model_copy(update={"channels": ()}),
+        }
+    )
+
+
+def _off(m: Any) -> Any:
+    if isinstance(m, BaseModel) and "enabled" in type(m).model_fields:
+        return m.model_copy(update={"enabled": False})
+    return m
+
+
+def compare(
+    *scenarios: ScenarioLike,
+    replicates: int | None = None,
+    seed: int | None = None,
+    workers: int | None = None,
+    shoppers: int | None = None,
+    precision: float | None = None,
+    kpi: str = "gmv",
+    max_replicates: int = 200,
+    names: Sequence[str] | None = None,
+    client: Any = None,
+    progress: Progress | None = None,
+) -> xr.Dataset:
+    """Run scenarios with the same seed and compare them replicate by replicate.
+
+    The first scenario is the reference. Returns a Dataset with every KPI per
+    (scenario, replicate) and ``paired`` (scenario, kpi, stat): the mean, the paired
+    difference to the reference with its 95% confidence interval, the relative
+    difference, the paired t-test p-value and the variance reduction against
+    independent seeds. ``precision`` adds replicates (to every scenario, keeping
+    them paired) until the 95% half-width of each scenario's mean ``kpi`` is
+    within that fraction of it, up to ``max_replicates``.
+    """
+    if len(scenarios) < 2:
+        raise ValueError("compare needs at least two scenarios")
+    plans = [as_plan(s) for s in scenarios]
+    seed = plans[0].seed if seed is None else int(seed)
+    n0 = replicates or plans[0].scenario.campaign.replicates
+    ids = list(range(n0))
+    labels = list(names) if names else _labels(plans)
+    results: list[list[dict[str, Any]]] = [[] for _ in plans]
+    with _Executor(workers, client) as ex:
+        new = ids
+        while True:
+            planned = len(ids) * len(plans)
+            for i, p in enumerate(plans):
+                done0 = (len(ids) - len(new)) * len(plans) + i * len(new)
+                results[i] += ex.map(p, new, seed, shoppers, "cohort", progress, planned, done0)
+            ks = [
+                kpis(to_dataset(p, res, ids, seed, shoppers or p.shoppers))
+                for p, res in zip(plans, results, strict=True)
+            ]
+            if precision is None or len(ids) >= max_replicates:
+                break
+            if all(relative_half_width(k[kpi]) <= precision for k in ks):
+                break
+            step = max(len(ids) // 2, 4)
+            new = list(range(ids[-1] + 1, min(ids[-1] + 1 + step, max_replicates)))
+            ids += new
+    out = _stack(ks, labels)
+    out["paired"] = paired(out)
+    out.attrs.update({"seed": seed, "reference": labels[0], "kpi": kpi})
+    if precision is not None:
+        out.attrs["precision_target"] = float(precision)
+    return out
+
+
+def _labels(plans: Sequence[Any]) -> list[str]:
+    labels = [p.scenario.campaign.name for p in plans]
+    if len(set(labels)) < len(labels):
+        labels = [f"{k + 1}: {n}" for k, n in enumerate(labels)]
+    return labels
+
+
+def _stack(ks: list[xr.Dataset], labels: list[str]) -> xr.Dataset:
+    names = [n for n in ks[0].data_vars]
+    for k in ks[1:]:
+        names += [n for n in k.data_vars if n not in names]
+    filled = []
+    for k in ks:
+        k = k.copy()
+        for n in names:
+            if n not in k:
+                template = next(x[n] for x in ks if n in x)
+                fill = 0.0 if str(n).startswith("subsidy_") else np.nan
+                k[n] = xr.full_like(k["gmv"], fill).assign_attrs(template.attrs)
+        filled.append(k[names])
+    out = xr.concat(filled, dim="scenario", combine_attrs="drop_conflicts")
+    return out.assign_coords(scenario=labels)
+
+
+def paired(cmp: xr.Dataset) -> xr.DataArray:
+    """Paired statistics of every KPI against the first scenario: (scenario, kpi, stat)."""
+    kpi_names = [n for n in cmp.data_vars if n != "paired"]
+    S = cmp.sizes["scenario"]
+    table = np.full((S, len(kpi_names), len(PAIRED_STATS)), np.nan)
+    for j, name in enumerate(kpi_names):
+        x = np.asarray(cmp[name].values, float)  # [scenario, replicate]
+        ref = x[0]
+        for i in range(S):
+            a = x[i]
+            ok = np.isfinite(a) & np.isfinite(ref)
+            n = int(ok.sum())
+            table[i, j, 0] = a[ok].mean() if n else np.nan
+            if i == 0 or n < 2:
+                continue
+            d = a[ok] - ref[ok]
+            sd = d.std(ddof=1)
+            half = stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)
+            table[i, j, 1] = d.mean()
+            table[i, j, 2] = d.mean() - half
+            table[i, j, 3] = d.mean() + half
+            table[i, j, 4] = d.mean() / ref[ok].mean() if ref[ok].mean() else np.nan
+            if sd > 0:
+                table[i, j, 5] = 2 * stats.t.sf(abs(d.mean()) / (sd / np.sqrt(n)), n - 1)
+            elif d.mean() != 0:
+                table[i, j, 5] = 0.0
+            indep = a[ok].var(ddof=1) + ref[ok].var(ddof=1)
+            table[i, j, 6] = indep / sd**2 if sd > 0 else np.inf
+    return xr.DataArray(
+        table,
+        dims=("scenario", "kpi", "stat"),
+        coords={"scenario": cmp["scenario"].values, "kpi": kpi_names, "stat": list(PAIRED_STATS)},
+        attrs={"long_name": "Paired comparison against the first scenario (95% intervals)"},
+    )
+
+
+def best(cmp: xr.Dataset, by: str = "profit") -> str:
+    """The scenario with the best mean of a KPI (highest, or lowest for costs)."""
+    m = cmp[by].mean("replicate")
+    k = KPIS.get(by)
+    good = k.higher_is_better if k else True
+    v = np.asarray(m.values)
+    return str(m["scenario"].values[int(np.nanargmax(v) if good else np.nanargmin(v))])

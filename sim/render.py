@@ -1,0 +1,123 @@
+"""Rich tables of Monte Carlo KPIs and paired comparisons (for the command line)."""
+
+from __future__ import annotations
+
+import tomllib
+
+import numpy as np
+import xarray as xr
+from rich.console import Console
+
+from sim.summary import _table, money
+
+
+def fmt(value: float, units: str, currency: str = "") -> str:
+    """A KPI value for a table: money compact, shares as percentages, counts with commas."""
+    if not np.isfinite(value):
+        return "-"
+    if units == currency and currency:
+        return money(value)
+    if units == "1" and abs(value) <= 1.5:
+        return f"{value:.1%}"
+    if units == "1" and abs(value) < 100:
+        return f"{value:.2f}"
+    if units in ("hours",):
+        return f"{value:.1f} h"
+    return f"{value:,.0f}"
+
+
+def _targets(attrs: dict) -> dict[str, float]:
+    """KPI name -> target value, from the scenario in the results' attrs."""
+    try:
+        t = tomllib.loads(attrs["scenario_toml"])["campaign"].get("targets", {})
+    except (KeyError, tomllib.TOMLDecodeError):
+        return {}
+    out = {
+        k: float(t[k])
+        for k in ("gmv", "aov", "roi", "fulfilment_rate", "repurchase_rate")
+        if k in t
+    }
+    if "new_shoppers" in t:
+        out["new_shoppers"] = float(t["new_shoppers"])
+    if "conversion" in t:
+        out["conversion"] = float(t["conversion"])
+    return out
+
+
+def render_kpis(summary: xr.Dataset, console: Console, title: str | None = None) -> None:
+    """The KPI table: mean, 95% CI of the mean, P10 / P50 / P90, target."""
+    cur = summary.attrs.get("currency", "")
+    n = int(summary["gmv"].sel(stat="n")) if "gmv" in summary else 0
+    t = _table(
+        title or f"{summary.attrs.get('scenario_name', '')}: {n} replicates ({cur})",
+        "KPI", "mean#", "95% CI of the mean#", "P10#", "P50#", "P90#", "target#",
+    )  # fmt: skip
+    targets = _targets(summary.attrs)
+    for name, v in summary.data_vars.items():
+        s = {k: float(v.sel(stat=k)) for k in ("mean", "ci_low", "ci_high", "p10", "p50", "p90")}
+        if not np.isfinite(s["mean"]):
+            continue
+        u = v.attrs.get("units", "")
+        if name == "target_reached":
+            t.add_row("P(GMV target reached)", f"{s['mean']:.0%}", "", "", "", "", "")
+            continue
+        ci = f"{fmt(s['ci_low'], u, cur)} to {fmt(s['ci_high'], u, cur)}"
+        tgt = fmt(targets[name], u, cur) if name in targets else ""
+        t.add_row(
+            v.attrs.get("long_name", name), fmt(s["mean"], u, cur), ci,
+            fmt(s["p10"], u, cur), fmt(s["p50"], u, cur), fmt(s["p90"], u, cur), tgt,
+        )  # fmt: skip
+    console.print(t)
+
+
+def render_comparison(cmp: xr.Dataset, console: Console, best_by: str = "profit") -> None:
+    """The paired table: one block per scenario against the reference, significance marked."""
+    from sim.compare import best
+
+    p = cmp["paired"]
+    cur = cmp.attrs.get("currency", "")
+    winner = best(cmp, best_by) if best_by in cmp else None
+    ref = str(cmp["scenario"].values[0])
+    n = cmp.sizes["replicate"]
+    for i, scen in enumerate(cmp["scenario"].values):
+        mark = "  [best by " + best_by + "]" if scen == winner else ""
+        if i == 0:
+            title = f"reference: {scen}{mark}"
+            t = _table(title, "KPI", "mean#")
+            for k in ("gmv", "profit", "roi", "orders", "subsidy", "fulfilment_rate"):
+                if k in p["kpi"]:
+                    u = cmp[k].attrs.get("units", "")
+                    t.add_row(
+                        cmp[k].attrs.get("long_name", k),
+                        fmt(float(p.sel(scenario=scen, kpi=k, stat="mean")), u, cur),
+                    )
+            console.print(t)
+            continue
+        t = _table(
+            f"{scen} vs {ref} ({n} paired replicates){mark}",
+            "KPI", "mean#", "difference#", "95% CI#", "relative#", "p#", "CRN variance reduction#",
+        )  # fmt: skip
+        for k in p["kpi"].values:
+            row = {s: float(p.sel(scenario=scen, kpi=k, stat=s)) for s in p["stat"].values}
+            if not np.isfinite(row["mean"]) or (
+                k.startswith(("subsidy_", "gmv_")) and row["diff"] == 0
+            ):
+                continue
+            u = cmp[k].attrs.get("units", "")
+            sig = row["p_value"] < 0.05 if np.isfinite(row["p_value"]) else False
+            star = " *" if sig else ""
+            vr = row["var_reduction"]
+            t.add_row(
+                cmp[k].attrs.get("long_name", k), fmt(row["mean"], u, cur),
+                _signed(fmt(row["diff"], u, cur), row["diff"]) + star,
+                f"{fmt(row['diff_low'], u, cur)} to {fmt(row['diff_high'], u, cur)}",
+                f"{row['rel_diff']:+.1%}" if np.isfinite(row["rel_diff"]) else "-",
+                f"{row['p_value']:.3g}" if np.isfinite(row["p_value"]) else "-",
+                f"{vr:.0f}x" if np.isfinite(vr) else "exact",
+            )  # fmt: skip
+        console.print(t)
+    console.print("  * significant at 5% (paired t-test on common random numbers)", markup=False)
+
+
+def _signed(text: str, value: float) -> str:
+    return text if text.startswith("-") or not np.isfinite(value) or value == 0 else "+" + text
