@@ -285,7 +285,8 @@ class PerOrderFulfilment:
 
     def run_until(self, t: float) -> None:
         """Run the SimPy model up to time t, including the events at t."""
-        self.env.run(until=t)
+        if t > self.env.now:  # (simpy refuses to run until the current time)
+            self.env.run(until=t)
         while self.env.peek() <= t:
             self.env.step()
 
