@@ -7,6 +7,7 @@ import tomllib
 import numpy as np
 import xarray as xr
 from rich.console import Console
+from rich.markup import escape
 
 from sim.summary import _table, money
 
@@ -80,9 +81,10 @@ def render_comparison(cmp: xr.Dataset, console: Console, best_by: str = "profit"
     ref = str(cmp["scenario"].values[0])
     n = cmp.sizes["replicate"]
     for i, scen in enumerate(cmp["scenario"].values):
-        mark = "  [best by " + best_by + "]" if scen == winner else ""
+        mark = escape(f"  [best by {best_by}]") if scen == winner else ""
+        scen_ = escape(str(scen))
         if i == 0:
-            title = f"reference: {scen}{mark}"
+            title = f"reference: {scen_}{mark}"
             t = _table(title, "KPI", "mean#")
             for k in ("gmv", "profit", "roi", "orders", "subsidy", "fulfilment_rate"):
                 if k in p["kpi"]:
@@ -94,7 +96,7 @@ def render_comparison(cmp: xr.Dataset, console: Console, best_by: str = "profit"
             console.print(t)
             continue
         t = _table(
-            f"{scen} vs {ref} ({n} paired replicates){mark}",
+            f"{scen_} vs {escape(ref)} ({n} paired replicates){mark}",
             "KPI", "mean#", "difference#", "95% CI#", "relative#", "p#", "CRN variance reduction#",
         )  # fmt: skip
         for k in p["kpi"].values:

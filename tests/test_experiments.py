@@ -1,0 +1,282 @@
+"""Monte Carlo runs, the Dataset, KPIs, paired comparison and the run/compare/kpis commands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from typer.testing import CliRunner
+
+from sim import compile_plan, load_scenario
+from sim.cli import app
+from sim.compare import compare, counterfactual, paired
+from sim.kpis import KPIS, kpis, relative_half_width, summarize
+from sim.results import load, save
+from sim.run import Interrupted, run
+
+SMOKE = "scenarios/smoke.toml"
+N = 3000  # simulated shoppers in smoke runs
+
+
+@pytest.fixture(scope="module")
+def smoke() -> xr.Dataset:
+    return run(SMOKE, replicates=4, shoppers=N)
+
+
+# --- the Dataset ------------------------------------------------------------------------
+def test_dataset_is_labelled(smoke: xr.Dataset) -> None:
+    ds = smoke
+    assert list(ds["replicate"].values) == [0, 1, 2, 3]
+    assert ds["time"].dtype.kind == "M" and ds["time"].attrs["timezone"] == "Asia/Shanghai"
+    assert str(ds["time"].values[0]).startswith("2026-11-08T00:00")
+    assert ds["ftime"].size > ds["time"].size  # the fulfilment clock drains past the end
+    assert set(ds["phase"].values) == {"preheat", "burst", "peak", "return"}
+    for name, v in ds.data_vars.items():
+        assert "units" in v.attrs and "long_name" in v.attrs, name
+    for key in ("scenario_name", "scenario_hash", "seed", "promosim_version", "scenario_toml"):
+        assert key in ds.attrs
+    assert load_scenario(SMOKE).campaign.name == ds.attrs["scenario_name"]
+    assert ds["gmv"].attrs["units"] == "CNY"
+
+
+def test_figures_are_real_world(smoke: xr.Dataset) -> None:
+    """Counts are scaled by the population represented (scale x shoppers / simulated)."""
+    s = load_scenario(SMOKE).population
+    assert smoke.attrs["population_scale"] == pytest.approx(s.scale * s.shoppers / N)
+    orders = smoke["orders"].sum(["time", "segment", "region"])
+    # a simulated order stands for population_scale real ones
+    simulated = orders / smoke.attrs["population_scale"]
+    np.testing.assert_allclose(simulated, np.round(simulated), rtol=0, atol=1e-6)
+
+
+def test_netcdf_round_trip(smoke: xr.Dataset, tmp_path) -> None:
+    path = save(smoke, tmp_path / "r.nc")
+    xr.testing.assert_identical(load(path), smoke)
+    xr.testing.assert_identical(xr.open_dataset(path).load(), smoke)  # plain xarray
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_replicate_is_the_same_alone_or_in_a_batch(smoke: xr.Dataset) -> None:
+    alone = run(SMOKE, replicates=[2], shoppers=N)
+    xr.testing.assert_identical(alone.sel(replicate=[2]), smoke.sel(replicate=[2]))
+    assert not smoke["gmv"].sel(replicate=1).equals(smoke["gmv"].sel(replicate=2))
+
+
+def test_dask_workers_give_bit_identical_results(smoke: xr.Dataset) -> None:
+    par = run(SMOKE, replicates=4, shoppers=N, workers=2)
+    xr.testing.assert_identical(par, smoke)
+
+
+def test_interrupted_run_keeps_finished_replicates() -> None:
+    def stop(done: int, planned: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted) as info:
+        run(SMOKE, replicates=5, shoppers=N, progress=stop)
+    part = info.value.partial
+    assert part is not None and list(part["replicate"].values) == [0, 1]
+    assert part.attrs["complete"] == 0
+    whole = run(SMOKE, replicates=2, shoppers=N)
+    xr.testing.assert_equal(part, whole)
+
+
+# --- KPIs -------------------------------------------------------------------------------
+def test_kpi_identities(smoke: xr.Dataset) -> None:
+    k = kpis(smoke)
+    assert set(KPIS) <= set(k.data_vars)
+    np.testing.assert_allclose(k["aov"], k["gmv"] / k["orders"])
+    np.testing.assert_allclose(
+        k["profit"],
+        k["gross_margin"] - k["promotion_cost"] - k["marketing_spend"] - k["logistics_cost"],
+    )
+    np.testing.assert_allclose(k["roi"], k["gmv"] / (k["marketing_spend"] + k["subsidy"]))
+    phases = sum(k[f"gmv_{p}"] for p in ("preheat", "burst", "peak", "return"))
+    np.testing.assert_allclose(phases, k["gmv"])
+    subs = sum(k[v] for v in k.data_vars if str(v).startswith("subsidy_"))
+    np.testing.assert_allclose(subs, k["subsidy"])
+    assert ((k["fulfilment_rate"] > 0) & (k["fulfilment_rate"] <= 1)).all()
+    assert (k["conversion"] < 1).all() and (k["delivery_p90"] >= k["delivery_p50"]).all()
+    for v in k.data_vars.values():
+        assert v.attrs["formula"] and v.attrs["long_name"]
+
+
+def test_every_kpi_has_its_formula_in_the_docstring() -> None:
+    for k in KPIS.values():
+        assert (k.fn.__doc__ and "=" in k.fn.__doc__.splitlines()[0]) or "ROI" in k.fn.__doc__
+
+
+def test_summary_statistics_match_numpy(smoke: xr.Dataset) -> None:
+    k = kpis(smoke)
+    s = summarize(k)
+    x = k["gmv"].values
+    assert float(s["gmv"].sel(stat="mean")) == pytest.approx(x.mean())
+    assert float(s["gmv"].sel(stat="p50")) == pytest.approx(np.median(x))
+    half = float(s["gmv"].sel(stat="ci_high") - s["gmv"].sel(stat="mean"))
+    from scipy import stats
+
+    assert half == pytest.approx(stats.t.ppf(0.975, 3) * x.std(ddof=1) / 2)
+    assert relative_half_width(k["gmv"]) == pytest.approx(half / x.mean())
+
+
+def test_probability_of_target_is_the_share_of_replicates() -> None:
+    ds = run(SMOKE, replicates=6, shoppers=N)
+    k = kpis(ds)
+    target = load_scenario(SMOKE).campaign.targets.gmv
+    assert float(k["target_reached"].mean()) == pytest.approx(np.mean(k["gmv"].values >= target))
+
+
+def test_incremental_roi_against_the_counterfactual() -> None:
+    s = load_scenario(SMOKE)
+    cf = counterfactual(s)
+    plan = compile_plan(cf)
+    assert not plan.discounts.threshold_active.any() and not len(plan.flash.open)
+    assert float(np.sum(plan.channels.spend)) == 0
+    ds = run(SMOKE, replicates=3, shoppers=N, incremental=True)
+    k = kpis(ds)
+    dcf = run(cf, replicates=3, shoppers=N)
+    kcf = kpis(dcf)
+    assert float(kcf["subsidy"].max()) == 0 and float(kcf["marketing_spend"].max()) == 0
+    np.testing.assert_allclose(ds["counterfactual_gmv"], kcf["gmv"])
+    expected = (k["gmv"] - kcf["gmv"]) / (k["marketing_spend"] + k["subsidy"])
+    np.testing.assert_allclose(k["incremental_roi"], expected)
+
+
+def test_adaptive_replication_stops_at_the_precision() -> None:
+    ds = run(SMOKE, replicates=3, shoppers=N, precision=0.02, max_replicates=40)
+    rel = relative_half_width(kpis(ds)["gmv"])
+    assert ds.attrs["precision_reached"] == pytest.approx(rel)
+    assert rel <= 0.02 or ds.sizes["replicate"] == 40
+    assert ds.sizes["replicate"] > 3
+    assert list(ds["replicate"].values) == list(range(ds.sizes["replicate"]))
+
+
+# --- comparison -------------------------------------------------------------------------
+def test_paired_statistics_match_a_hand_computation() -> None:
+    rng = np.random.default_rng(1)
+    base = rng.normal(100, 10, 8)
+    other = base + 2 + rng.normal(0, 1, 8)
+    cmp = xr.Dataset(
+        {"gmv": (("scenario", "replicate"), np.stack([base, other]))},
+        coords={"scenario": ["a", "b"], "replicate": np.arange(8)},
+    )
+    p = paired(cmp).sel(scenario="b", kpi="gmv")
+    d = other - base
+    from scipy import stats
+
+    assert float(p.sel(stat="diff")) == pytest.approx(d.mean())
+    assert float(p.sel(stat="p_value")) == pytest.approx(stats.ttest_rel(other, base).pvalue)
+    vr = (base.var(ddof=1) + other.var(ddof=1)) / d.var(ddof=1)
+    assert float(p.sel(stat="var_reduction")) == pytest.approx(vr)
+
+
+def test_common_random_numbers_sharpen_a_small_plan_change() -> None:
+    """A 10% deeper top threshold tier: the paired interval is much tighter than independent."""
+    base = load_scenario(SMOKE)
+    deeper = load_scenario(SMOKE, ["promotions.threshold.tiers[1].off=110"])
+    cmp = compare(base, deeper, replicates=8, shoppers=N)
+    vr = float(cmp["paired"].sel(scenario=cmp["scenario"][1], kpi="gmv", stat="var_reduction"))
+    assert vr > 5
+    same = compare(base, base, replicates=3, shoppers=N)
+    assert float(abs(same["paired"].sel(kpi="gmv", stat="diff")).max()) == 0
+
+
+# --- model sanity on the bundled baseline ----------------------------------------------------
+BASELINE = "scenarios/double11_baseline.toml"
+BIG = 250_000
+
+
+@pytest.fixture(scope="module")
+def baseline() -> xr.Dataset:
+    return run(BASELINE, replicates=2, shoppers=BIG)
+
+
+def test_orders_spike_at_the_flash_hours_and_peak_at_midnight_on_the_11th(
+    baseline: xr.Dataset,
+) -> None:
+    o = baseline["orders"].sum(["segment", "region"]).mean("replicate")
+    assert str(o["time"].values[int(np.argmax(o.values))]).startswith("2026-11-11T00:00")
+    v, hod = o.values, o["time"].dt.hour.values
+    days = o["time"].dt.strftime("%m-%d").values
+    burst = np.isin(days, ["11-01", "11-02", "11-03"])
+    for h0 in (0, 10, 20):  # a spike: above the hours before and after it, every burst day
+        idx = np.flatnonzero((hod == h0) & burst)
+        assert (v[idx] > v[idx - 1]).all() and (v[idx] > v[idx + 1]).all(), h0
+
+
+def test_peak_day_carries_more_gmv_than_the_opening_burst(baseline: xr.Dataset) -> None:
+    k = kpis(baseline)
+    assert (k["gmv_peak"] > k["gmv_burst"]).all()
+
+
+def test_threshold_tiers_raise_aov_and_subsidy(baseline: xr.Dataset) -> None:
+    off = run(load_scenario(BASELINE, ["promotions.threshold.enabled=false"]), 2, shoppers=BIG)
+    k, k0 = kpis(baseline), kpis(off)
+    assert (k0["aov"] < k["aov"]).all()
+    assert (k0["subsidy"] < k["subsidy"]).all()
+    assert "subsidy_threshold" not in k0
+
+
+def test_flash_heavy_without_surge_overloads_more(baseline: xr.Dataset) -> None:
+    heavy = run("scenarios/double11_flash_heavy.toml", replicates=2, shoppers=BIG)
+    k, kh = kpis(baseline), kpis(heavy)
+    assert (kh["overload_hours"] > k["overload_hours"]).all()
+    assert float(heavy["fulfilment_surge_staff"].sum()) == 0
+    assert float(baseline["fulfilment_surge_staff"].sum()) > 0
+
+
+# --- the commands -----------------------------------------------------------------------------
+runner = CliRunner()
+
+
+def test_run_then_kpis(tmp_path) -> None:
+    out = tmp_path / "r.nc"
+    res = runner.invoke(
+        app, ["run", SMOKE, "--replicates", "3", "--shoppers", str(N), "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "GMV" in res.output and "95% CI" in res.output and str(out) in res.output
+    again = runner.invoke(app, ["kpis", str(out)])
+    assert again.exit_code == 0 and "GMV" in again.output
+    ds = load(out)
+    assert ds.sizes["replicate"] == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["run", SMOKE, "--precision", "150%"], "--precision"),
+        (["run", SMOKE, "--kpi", "gvm"], "unknown KPI"),
+        (["run", "missing.toml"], "missing.toml"),
+        (["run", SMOKE, "--set", "population.shoppers=-1"], "population.shoppers"),
+        (["run", SMOKE, "--out", "/no/such/folder/r.nc"], "--out"),
+        (["kpis", "missing.nc"], "missing.nc"),
+        (["compare", SMOKE], "at least two"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(args: list[str], words: str) -> None:
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert words in res.output
+    assert "Traceback" not in res.output
+
+
+def test_kpis_refuses_a_file_that_is_not_results(tmp_path) -> None:
+    path = tmp_path / "x.nc"
+    xr.Dataset({"a": ("x", [1.0])}).to_netcdf(path)
+    res = runner.invoke(app, ["kpis", str(path)])
+    assert res.exit_code == 2 and "not promosim results" in res.output
+
+
+def test_compare_command_marks_the_best_plan(tmp_path) -> None:
+    variant = tmp_path / "deeper.toml"
+    variant.write_text(
+        f'base = "{__import__("pathlib").Path(SMOKE).resolve()}"\n'
+        '[campaign]\nname = "Smoke, deeper tier"\n'
+        "[promotions.threshold]\ntiers = [{ spend = 300, off = 50 }, { spend = 500, off = 110 }]\n"
+    )
+    res = runner.invoke(
+        app, ["compare", SMOKE, str(variant), "--replicates", "3", "--shoppers", str(N)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "vs Smoke test" in res.output and "[best by profit]" in res.output
