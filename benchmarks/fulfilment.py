@@ -120,9 +120,9 @@ def main() -> None:
     result["per_order_orders_per_s"] = n_po / t_po
     result["per_order_extrapolated"] = extrapolated
     result["per_order_speedup"] = t_po_1m / t1
+    note = f" -> 1 M extrapolated linearly: {t_po_1m:.0f} s" if extrapolated else ""
     print(f"per-order mode: {t_po:.1f} s at {n_po:,} orders ({n_po / t_po:,.0f} orders/s)"
-          f"{' -> 1 M extrapolated linearly: %.0f s' % t_po_1m if extrapolated else ''} "
-          f"-> per_order_speedup {t_po_1m / t1:.0f} (target >= 100)")  # fmt: skip
+          f"{note} -> per_order_speedup {t_po_1m / t1:.0f} (target >= 100)")  # fmt: skip
 
     # end to end: share of simulate_replicate spent in fulfilment
     shoppers = 200_000 if args.quick else 2_000_000
