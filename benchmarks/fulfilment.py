@@ -141,9 +141,8 @@ def main() -> None:
           f"fulfilment {tm['fulfilment']:.2f} s -> fulfilment_share "
           f"{result['fulfilment_share']:.3f} (target <= 0.10)")  # fmt: skip
 
-    out_path = ROOT / "benchmarks" / "results" / (
-        "fulfilment_quick.json" if args.quick else "fulfilment.json"
-    )
+    name = "fulfilment_quick.json" if args.quick else "fulfilment.json"
+    out_path = ROOT / "benchmarks" / "results" / name
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict | list)}))
