@@ -194,7 +194,7 @@ def _progress_bar(label: str) -> Any:
 
 
 def _check_kpi(kpi: str) -> None:
-    from sim.kpis import KPIS
+    from sim.metrics import KPIS
 
     if kpi not in KPIS:
         sys.stderr.write(f"error: --kpi: unknown KPI '{kpi}'; allowed: {', '.join(KPIS)}\n")
@@ -241,11 +241,11 @@ def run_cmd(
     """Run Monte Carlo replicates (shoppers + fulfilment) and print the KPI table."""
     import time
 
-    from sim.kpis import kpis, summarize
+    from sim.metrics import kpis, summarize
     from sim.plan import compile_plan
     from sim.render import render_kpis
     from sim.results import save
-    from sim.run import Interrupted, run
+    from sim.runner import Interrupted, run
 
     p = _precision(precision)
     _check_kpi(kpi)
@@ -311,7 +311,7 @@ def compare(
     ] = None,
 ) -> None:
     """Compare plans with common random numbers: paired differences with 95% intervals."""
-    from sim.compare import compare as compare_plans
+    from sim.comparison import compare as compare_plans
     from sim.plan import compile_plan
     from sim.render import render_comparison
     from sim.results import save
@@ -359,7 +359,7 @@ def kpis_cmd(
     results: Annotated[Path, typer.Argument(help="Results saved by `promosim run --out`.")],
 ) -> None:
     """Print the KPI table of saved results."""
-    from sim.kpis import kpis, summarize
+    from sim.metrics import kpis, summarize
     from sim.render import render_kpis
     from sim.results import load
 

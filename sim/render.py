@@ -73,7 +73,7 @@ def render_kpis(summary: xr.Dataset, console: Console, title: str | None = None)
 
 def render_comparison(cmp: xr.Dataset, console: Console, best_by: str = "profit") -> None:
     """The paired table: one block per scenario against the reference, significance marked."""
-    from sim.compare import best
+    from sim.comparison import best
 
     p = cmp["paired"]
     cur = cmp.attrs.get("currency", "")

@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 
 from sim import compile_plan, load_scenario
 from sim.cli import app
-from sim.compare import compare, counterfactual, paired
-from sim.kpis import KPIS, kpis, relative_half_width, summarize
+from sim.comparison import compare, counterfactual, paired
+from sim.metrics import KPIS, kpis, relative_half_width, summarize
 from sim.results import load, save
-from sim.run import Interrupted, run
+from sim.runner import Interrupted, run
 
 SMOKE = "scenarios/smoke.toml"
 N = 3000  # simulated shoppers in smoke runs

@@ -1,6 +1,6 @@
 """Campaign KPIs per replicate, defined once, and their Monte Carlo summary.
 
-Every KPI is a function of a results Dataset (:func:`sim.run`) returning one value
+Every KPI is a function of a results Dataset (:func:`sim.runner`) returning one value
 per replicate; its formula is in its docstring. :func:`kpis` evaluates them all,
 :func:`summarize` gives mean, standard deviation, P10/P50/P90 and the 95%
 confidence interval of the mean.
@@ -237,7 +237,7 @@ def delivery_p90(ds: xr.Dataset) -> xr.DataArray:
 def kpis(ds: xr.Dataset) -> xr.Dataset:
     """Every KPI per replicate, plus GMV by phase and subsidy by mechanism.
 
-    When the results hold a counterfactual run (``sim.run(..., incremental=True)``:
+    When the results hold a counterfactual run (``sim.runner(..., incremental=True)``:
     the same scenario and seed with every promotion and channel off), adds
     ``incremental_roi`` = (GMV - GMV_cf) / (cost - cost_cf) with cost = marketing
     spend + subsidy, paired replicate by replicate (common random numbers make it sharp).

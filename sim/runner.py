@@ -91,7 +91,7 @@ def run(
         confidence half-width of the mean ``kpi`` is within this fraction of the
         mean, up to ``max_replicates``.
     kpi
-        The KPI ``precision`` refers to (a name from :data:`sim.kpis.KPIS`).
+        The KPI ``precision`` refers to (a name from :data:`sim.metrics.KPIS`).
     fulfilment
         Fulfilment mode: ``"cohort"``, ``"per_order"`` (small cases) or ``"off"``.
     incremental
@@ -164,7 +164,7 @@ def _replicates(
         ds = to_dataset(plan, [done[r] for r in keep], keep, seed, n)
         if precision is None:
             return ds
-        from sim.kpis import kpis, relative_half_width
+        from sim.metrics import kpis, relative_half_width
 
         rel = relative_half_width(kpis(ds)[kpi])
         last = keep[-1]
@@ -189,8 +189,8 @@ def _counterfactual(
     progress: Progress | None,
 ) -> None:
     """Add the no-promotion counterfactual's GMV and cost per replicate (same seed)."""
-    from sim.compare import counterfactual
-    from sim.kpis import gmv, marketing_spend, subsidy
+    from sim.comparison import counterfactual
+    from sim.metrics import gmv, marketing_spend, subsidy
 
     ids = [int(r) for r in ds["replicate"].values]
     cf = compile_plan(counterfactual(plan.scenario))

@@ -17,9 +17,9 @@ import xarray as xr
 from pydantic import BaseModel
 from scipy import stats
 
-from sim.kpis import KPIS, kpis, relative_half_width
+from sim.metrics import KPIS, kpis, relative_half_width
 from sim.results import to_dataset
-from sim.run import Progress, ScenarioLike, _Executor, as_plan
+from sim.runner import Progress, ScenarioLike, _Executor, as_plan
 from sim.scenario import Scenario
 
 PAIRED_STATS = ("mean", "diff", "diff_low", "diff_high", "rel_diff", "p_value", "var_reduction")
