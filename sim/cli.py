@@ -202,8 +202,12 @@ def _check_kpi(kpi: str) -> None:
 
 
 def _check_out(out: Path | None) -> None:
-    if out is not None and (out.is_dir() or not out.parent.exists()):
-        sys.stderr.write(f"error: --out: cannot write '{out}' (not a file in an existing folder)\n")
+    """Refuse an output path that cannot be a file, before any work is done."""
+    if out is None:
+        return
+    blocked = out.is_dir() or any(p.exists() and not p.is_dir() for p in out.parents)
+    if blocked:
+        sys.stderr.write(f"error: --out: cannot write '{out}' (a folder, or under a file)\n")
         raise typer.Exit(code=2)
 
 
@@ -255,7 +259,7 @@ def run_cmd(
     except ScenarioError as err:
         raise _fail(err) from None
     plan = compile_plan(scenario)
-    console = Console(width=max(110, Console().width))
+    console = Console(width=max(140, Console().width))
     start = time.perf_counter()
     with _progress_bar(scenario.campaign.name) as bar:
         task = bar.add_task(
@@ -371,7 +375,7 @@ def kpis_cmd(
     if "scenario_toml" not in ds.attrs or "gmv" not in ds:
         sys.stderr.write(f"error: {results}: not promosim results (no scenario or gmv inside)\n")
         raise typer.Exit(code=2)
-    console = Console(width=max(110, Console().width))
+    console = Console(width=max(140, Console().width))
     render_kpis(summarize(kpis(ds)), console)
     if not ds.attrs.get("complete", 1):
         console.print("  (partial results: the run was interrupted)", markup=False)

@@ -286,7 +286,7 @@ def kpis(ds: xr.Dataset) -> xr.Dataset:
     out.attrs.update(
         {
             k: ds.attrs[k]
-            for k in ("scenario_name", "scenario_hash", "seed", "currency")
+            for k in ("scenario_name", "scenario_hash", "seed", "currency", "scenario_toml")
             if k in ds.attrs
         }
     )

@@ -24,6 +24,8 @@ def fmt(value: float, units: str, currency: str = "") -> str:
         return f"{value:.2f}"
     if units in ("hours",):
         return f"{value:.1f} h"
+    if abs(value) >= 1e6:
+        return money(value)
     return f"{value:,.0f}"
 
 
@@ -53,6 +55,8 @@ def render_kpis(summary: xr.Dataset, console: Console, title: str | None = None)
         title or f"{summary.attrs.get('scenario_name', '')}: {n} replicates ({cur})",
         "KPI", "mean#", "95% CI of the mean#", "P10#", "P50#", "P90#", "target#",
     )  # fmt: skip
+    for c in t.columns:
+        c.no_wrap = True
     targets = _targets(summary.attrs)
     for name, v in summary.data_vars.items():
         s = {k: float(v.sel(stat=k)) for k in ("mean", "ci_low", "ci_high", "p10", "p50", "p90")}

@@ -238,6 +238,7 @@ def to_dataset(
 def save(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     """Write results to netCDF atomically (a temporary file renamed into place), compressed."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars if ds[v].dtype.kind in "fiu"}
     try:
