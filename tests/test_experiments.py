@@ -280,3 +280,25 @@ def test_compare_command_marks_the_best_plan(tmp_path) -> None:
     )
     assert res.exit_code == 0, res.output
     assert "vs Smoke test" in res.output and "[best by profit]" in res.output
+
+
+def test_a_longer_delivery_promise_lowers_conversion() -> None:
+    """Couriers cut to a tenth: the quoted promise grows and fewer visitors buy (paired)."""
+    slow = load_scenario(
+        SMOKE,
+        ["fulfilment.couriers[0].count=30", "fulfilment.couriers[1].count=20"],
+    )
+    fast, late = run(SMOKE, 3, shoppers=N), run(slow, 3, shoppers=N)
+    H = fast.sizes["time"]
+    promise = late["fulfilment_promise"].isel(ftime=slice(0, H)).mean()
+    assert float(promise) > 2 * float(fast["fulfilment_promise"].isel(ftime=slice(0, H)).mean())
+    k, kl = kpis(fast), kpis(late)
+    assert (kl["conversion"] < k["conversion"]).all()
+    assert (kl["fulfilment_rate"] < k["fulfilment_rate"]).all()
+    # without the feedback the shoppers do not see it: identical sales
+    from sim.replicate import simulate_replicate
+
+    plan = compile_plan(slow)
+    a = simulate_replicate(plan, shoppers=N, feedback=False)
+    b = simulate_replicate(compile_plan(load_scenario(SMOKE)), shoppers=N, feedback=False)
+    assert np.array_equal(a["orders"], b["orders"])
