@@ -264,6 +264,17 @@ def kpis(ds: xr.Dataset) -> xr.Dataset:
                 higher_is_better=1,
             )
         )
+    targets = _scenario(ds)["campaign"].get("targets", {})
+    for phase, share in targets.get("phase_gmv_shares", {}).items():
+        if f"gmv_{phase}" in out and targets.get("gmv") and share > 0:
+            out[f"target_share_{phase}"] = (
+                out[f"gmv_{phase}"] / (targets["gmv"] * share)
+            ).assign_attrs(
+                units="1",
+                long_name=f"Share of the {phase} phase's GMV target reached",
+                formula="GMV of the phase / (GMV target x the phase's target share)",
+                higher_is_better=1,
+            )
     sub = ds["subsidy"].sum(["time", "segment", "region"])
     for m in ds["mechanism"].values:
         v = sub.sel(mechanism=m).drop_vars("mechanism")
