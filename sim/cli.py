@@ -398,6 +398,9 @@ def keys(
         typer.echo(f"wrote {out}")
 
 
+from sim import cli_sweep  # noqa: E402,F401  (registers the sweep commands)
+
+
 def main() -> None:
     """Entry point of the ``promosim`` command."""
     try:
