@@ -82,7 +82,7 @@ def comparison_chart(
         return str(cmp[k].attrs.get("long_name", k)) if k in cmp else k
 
     with styled():
-        title = f"Against {ref}: paired differences, 95% intervals ({n} paired replicates)"
+        title = f"Paired differences against {ref}"
         if relative:
             h = max(4.8, 2.2 + 0.42 * len(names) * (1 + 0.25 * (len(others) - 1)))
             fig, ax = new_figure(title, figsize=(11, h))
@@ -107,13 +107,14 @@ def comparison_chart(
             ax.grid(axis="x")
             ax.grid(axis="y", visible=False)
             ax.set_xlabel(f"difference relative to {ref}")
+            ax.set_title(f"95% intervals, {n} paired replicates")
             ax.margins(x=0.12)
             _legend(ax, others, alpha, fig=fig)
         else:
             ncols = 3 if len(names) > 4 else max(1, len(names))
             nrows = int(np.ceil(len(names) / ncols))
             fig, axes = new_figure(
-                title, nrows, ncols,
+                f"{title} (95% intervals, {n} paired replicates)", nrows, ncols,
                 figsize=(4.6 * ncols, 1.2 + (0.9 + 0.45 * len(others)) * nrows),
                 squeeze=False,
             )  # fmt: skip

@@ -9,6 +9,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from sim.plots.style import (
     BLUE,
@@ -274,6 +275,7 @@ def kpi_distributions(
                     ax.axvline(0, color=RED, lw=1.2, label="break-even")
             if is_money:
                 money_axis(ax, "x")
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
             long = v.attrs.get("long_name", name)
             ax.set_xlabel(f"{long} ({cur})" if is_money else
                           (long if units in ("1", "") else f"{long} ({units})"))  # fmt: skip

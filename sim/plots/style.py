@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import textwrap
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,7 +92,8 @@ def new_figure(
     fig = Figure(figsize=figsize or RC["figure.figsize"], layout="constrained")
     kw.setdefault("squeeze", True)
     axes = fig.subplots(nrows, ncols, **kw)
-    fig.suptitle(title, x=0.01, ha="left")
+    width = int(fig.get_figwidth() * 6.8)  # characters of the bold title per line
+    fig.suptitle(textwrap.fill(title, width), x=0.01, ha="left")
     return fig, axes
 
 
