@@ -398,7 +398,10 @@ def keys(
         typer.echo(f"wrote {out}")
 
 
-from sim import cli_sweep  # noqa: E402,F401  (registers the sweep commands)
+from sim import (  # noqa: E402
+    cli_report,  # noqa: F401  (registers the report command)
+    cli_sweep,  # noqa: F401  (registers the sweep commands)
+)
 
 
 def main() -> None:
