@@ -29,6 +29,22 @@ def fmt(value: float, units: str, currency: str = "") -> str:
     return f"{value:,.0f}"
 
 
+def diff_fmt(x: float, units: str, cur: str, ref: float, signed: bool = False) -> str:
+    """A difference of a KPI: shares in percentage points, ratios (ROI) as numbers, money
+    compact; ``signed`` puts + in front of increases. ``ref`` is the KPI's own level."""
+    if not np.isfinite(x):
+        return "-"
+    if units == "1" and abs(ref) <= 1.5:  # a share: +1.2 pp, not +1.2%
+        text = f"{x * 100:.1f} pp"
+    elif units == "1" and abs(ref) < 1000:  # a ratio such as ROI
+        text = f"{x:.3g}"
+    elif units in ("1", "orders"):
+        text = money(x) if abs(x) >= 1e4 else f"{x:,.0f}"
+    else:
+        text = fmt(x, units, cur)
+    return "+" + text if signed and x > 0 and not text.startswith("+") else text
+
+
 def _targets(attrs: dict) -> dict[str, float]:
     """KPI name -> target value, from the scenario in the results' attrs."""
     try:
@@ -85,7 +101,7 @@ def render_comparison(cmp: xr.Dataset, console: Console, best_by: str = "profit"
     ref = str(cmp["scenario"].values[0])
     n = cmp.sizes["replicate"]
     for i, scen in enumerate(cmp["scenario"].values):
-        mark = escape(f"  [best by {best_by}]") if scen == winner else ""
+        mark = "  (best)" if scen == winner else ""
         scen_ = escape(str(scen))
         if i == 0:
             title = f"reference: {scen_}{mark}"
@@ -113,17 +129,19 @@ def render_comparison(cmp: xr.Dataset, console: Console, best_by: str = "profit"
             sig = row["p_value"] < 0.05 if np.isfinite(row["p_value"]) else False
             star = " *" if sig else ""
             vr = row["var_reduction"]
+            ref_mean = float(p.sel(scenario=ref, kpi=k, stat="mean"))
             t.add_row(
                 cmp[k].attrs.get("long_name", k), fmt(row["mean"], u, cur),
-                _signed(fmt(row["diff"], u, cur), row["diff"]) + star,
-                f"{fmt(row['diff_low'], u, cur)} to {fmt(row['diff_high'], u, cur)}",
+                diff_fmt(row["diff"], u, cur, ref_mean, signed=True) + star,
+                f"{diff_fmt(row['diff_low'], u, cur, ref_mean)} to "
+                f"{diff_fmt(row['diff_high'], u, cur, ref_mean)}",
                 f"{row['rel_diff']:+.1%}" if np.isfinite(row["rel_diff"]) else "-",
                 f"{row['p_value']:.3g}" if np.isfinite(row["p_value"]) else "-",
                 f"{vr:.0f}x" if np.isfinite(vr) else "exact",
             )  # fmt: skip
+        for c in t.columns:
+            c.no_wrap = True
         console.print(t)
     console.print("  * significant at 5% (paired t-test on common random numbers)", markup=False)
-
-
-def _signed(text: str, value: float) -> str:
-    return text if text.startswith("-") or not np.isfinite(value) or value == 0 else "+" + text
+    if winner is not None:
+        console.print(f"  best plan by {best_by}: {winner}", markup=False)

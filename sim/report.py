@@ -26,8 +26,7 @@ import numpy as np
 import xarray as xr
 
 from sim._version import __version__
-from sim.plots.style import compact
-from sim.render import fmt
+from sim.render import diff_fmt, fmt
 
 HEADLINE = ("gmv", "net_revenue", "profit", "roi", "subsidy", "fulfilment_rate")
 """KPIs shown as headline cards, in order (those present)."""
@@ -401,22 +400,6 @@ def _flat(d: Any, prefix: str = "") -> dict[str, str]:
     else:
         out[prefix] = str(d)
     return out
-
-
-def diff_fmt(x: float, units: str, cur: str, ref: float, signed: bool = False) -> str:
-    """A difference of a KPI: shares in percentage points, ratios (ROI) as numbers, money
-    compact; ``signed`` puts + in front of increases."""
-    if not np.isfinite(x):
-        return "-"
-    if units == "1" and abs(ref) <= 1.5:  # a share: +1.2 pp, not +1.2%
-        text = f"{x * 100:.1f} pp"
-    elif units == "1" and abs(ref) < 1000:  # a ratio such as ROI
-        text = f"{x:.3g}"
-    elif units in ("1", "orders"):
-        text = compact(x)
-    else:
-        text = fmt(x, units, cur)
-    return "+" + text if signed and x > 0 and not text.startswith("+") else text
 
 
 def comparison_html(

@@ -279,7 +279,7 @@ def test_compare_command_marks_the_best_plan(tmp_path) -> None:
         app, ["compare", SMOKE, str(variant), "--replicates", "3", "--shoppers", str(N)]
     )
     assert res.exit_code == 0, res.output
-    assert "vs Smoke test" in res.output and "[best by profit]" in res.output
+    assert "vs Smoke test" in res.output and "best plan by profit:" in res.output
 
 
 def test_a_longer_delivery_promise_lowers_conversion() -> None:
