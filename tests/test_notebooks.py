@@ -33,4 +33,9 @@ def test_notebook_committed_without_outputs(path: Path) -> None:
 
 def test_notebooks_exist() -> None:
     names = {p.stem for p in NOTEBOOKS}
-    assert {"01_quickstart", "02_compare_scenarios", "04_budget_proposal"} <= names
+    assert {
+        "01_quickstart",
+        "02_compare_scenarios",
+        "03_sweep_and_sensitivity",
+        "04_budget_proposal",
+    } <= names

@@ -250,9 +250,7 @@ def tornado_chart(
     with styled():
         h = max(4.5, 1.8 + 0.45 * len(params) * (1 + 0.3 * (k - 1)))
         kpi = indices.attrs.get("long_name") or indices.attrs.get("kpi") or ""
-        fig, ax = new_figure(
-            title or f"What moves {kpi or 'the KPI'}: sensitivity", figsize=(11, h)
-        )
+        fig, ax = new_figure(title or f"What moves {kpi or 'the KPI'}", figsize=(11, h))
         y = np.arange(len(params))
         width = 0.8 / k
         for j, lab in enumerate(labels):
@@ -266,11 +264,16 @@ def tornado_chart(
         ax.axvline(0, color=GREY, lw=1)
         ax.grid(axis="x")
         ax.grid(axis="y", visible=False)
-        ax.set_xlabel(str(indices.attrs.get("units_label", "sensitivity index")))
+        what = str(indices.attrs.get("index_label", "sensitivity index"))
+        units = str(indices.attrs.get("units", ""))
+        if units not in ("", "1"):  # Morris effects are in the KPI's units
+            ax.xaxis.set_major_formatter(CompactFormatter())
+            what = f"{what}, {units}"
+        ax.set_xlabel(what)
         if k > 1:
             ax.legend(loc="lower right")
         method = indices.attrs.get("method")
-        ax.set_title(f"sorted by {key}" + (f"; {method}" if method else ""))
+        ax.set_title(f"sorted by {key}" + (f"; {method} design" if method else ""))
     return fig
 
 

@@ -256,8 +256,12 @@ def tornado(res: xr.Dataset, kpi: str | None = None, index: str | None = None) -
     out = v.isel(parameter=order).assign_coords(conf=("parameter", c.values[order]))
     units = json.loads(res.attrs.get("kpi_units", "{}")).get(kpi, "")
     unit = units if res.attrs["method"] == "morris" else "1"
+    from sim.metrics import KPIS
+
+    name = KPIS[kpi].long_name if kpi in KPIS else kpi
     return out.rename(f"{kpi}_{index}").assign_attrs(
-        long_name=f"{LONG.get(index, index)} of {kpi}",
+        long_name=name,
+        index_label=LONG.get(index, index),
         units=unit,
         kpi=kpi,
         index=index,
