@@ -34,7 +34,7 @@ import simpy
 from simpy.events import Event
 
 from sim.fulfilment.outputs import Books
-from sim.fulfilment.resources import Capacity, EventLog, Surge, at, every_hour, fault, staffing
+from sim.fulfilment.resources import EventLog, at, capacity_processes, every_hour, pools
 from sim.fulfilment.tables import FulfilmentTables
 
 EPS = 1e-9
@@ -159,32 +159,10 @@ class CohortFulfilment:
         self.new: dict[int, list[Chunk | None]] = {}
         self.forward: list[Chunk] = []  # pre-picked presale orders waiting for release
         self.return_share = np.zeros((t.hours, R))
-        self.sites = [Capacity(env, ("shift", "surge")) for _ in range(S)]
-        self.couriers = [Capacity(env, ("couriers",)) for _ in range(R)]
-        self.surge = []
-        for i, name in enumerate(t.site_names):
-            env.process(
-                staffing(env, self.sites[i], "shift", t.shift_staff[i], t.shift_rate[i], log, name)
-            )
-            p = {k: float(v[i]) for k, v in t.surge.items()}
-            self.surge.append(Surge(env, self.sites[i], p, log, name))
-            env.process(self._trucks(i))
-        for s, a, b, f in t.outages:
-            env.process(fault(env, self.sites[s], a, b, f, log, t.site_names[s], "outage"))
-        for r in range(R):
-            if t.courier_count[r]:
-                env.process(
-                    staffing(
-                        env, self.couriers[r], "couriers",
-                        np.where(t.courier_rate[r] > 0, t.courier_count[r], 0),
-                        t.courier_rate[r] / max(t.courier_count[r], 1),
-                        None, t.region_names[r],
-                    )
-                )  # fmt: skip
-        for r, a, b, f in t.shortfalls:
-            env.process(
-                fault(env, self.couriers[r], a, b, f, log, t.region_names[r], "courier_shortfall")
-            )
+        self.sites, self.couriers = pools(env, t)
+        self.surge = capacity_processes(
+            env, t, self.sites, self.couriers, log, lambda i: env.process(self._trucks(i))
+        )
         env.process(every_hour(env, T, self._tick))
         if t.preposition_share > 0:
             env.process(self._release())

@@ -25,7 +25,14 @@ from simpy.events import Event
 
 from sim.fulfilment.cohort import _when_done
 from sim.fulfilment.outputs import Books
-from sim.fulfilment.resources import Capacity, EventLog, Surge, at, every_hour, fault, staffing
+from sim.fulfilment.resources import (
+    Capacity,
+    EventLog,
+    at,
+    capacity_processes,
+    every_hour,
+    pools,
+)
 from sim.fulfilment.tables import FulfilmentTables
 
 EPS = 1e-9
@@ -184,8 +191,7 @@ class PerOrderFulfilment:
         self.S, self.R, self.T = S, R, T
         self.books = Books(t)
         self.records: list[tuple[float, float, float]] | None = [] if record else None
-        self.sites = [Capacity(env, ("shift", "surge")) for _ in range(S)]
-        self.couriers = [Capacity(env, ("couriers",)) for _ in range(R)]
+        self.sites, self.couriers = pools(env, t)
         self.pickers = [
             Servers(env, self.sites[s], self.rng, service, self._picked_cb(s)) for s in range(S)
         ]
@@ -195,30 +201,9 @@ class PerOrderFulfilment:
         self.forward: list[Order] = []  # prepositioned orders waiting for release
         self.return_share = np.zeros((t.hours, R))
         self._carry: dict[tuple[str, int, int], float] = {}
-        self.surge = []
-        for i, name in enumerate(t.site_names):
-            env.process(
-                staffing(env, self.sites[i], "shift", t.shift_staff[i], t.shift_rate[i], log, name)
-            )
-            p = {k: float(v[i]) for k, v in t.surge.items()}
-            self.surge.append(Surge(env, self.sites[i], p, log, name))
-            env.process(self._trucks(i))
-        for s, a, b, f in t.outages:
-            env.process(fault(env, self.sites[s], a, b, f, log, t.site_names[s], "outage"))
-        for r in range(R):
-            if t.courier_count[r]:
-                env.process(
-                    staffing(
-                        env, self.couriers[r], "couriers",
-                        np.where(t.courier_rate[r] > 0, t.courier_count[r], 0),
-                        t.courier_rate[r] / max(t.courier_count[r], 1),
-                        None, t.region_names[r],
-                    )
-                )  # fmt: skip
-        for r, a, b, f in t.shortfalls:
-            env.process(
-                fault(env, self.couriers[r], a, b, f, log, t.region_names[r], "courier_shortfall")
-            )
+        self.surge = capacity_processes(
+            env, t, self.sites, self.couriers, log, lambda i: env.process(self._trucks(i))
+        )
         env.process(every_hour(env, T, self._tick))
         if t.preposition_share > 0:
             env.process(self._release())

@@ -189,6 +189,49 @@ class Surge:
             self.log.append((float(self.env.now), "surge_arrive", self.name, float(n)))
 
 
+def pools(env: simpy.Environment, t: Any) -> tuple[list[Capacity], list[Capacity]]:
+    """A picker pool per site (shift and surge staff) and a courier pool per region."""
+    sites = [Capacity(env, ("shift", "surge")) for _ in t.site_names]
+    couriers = [Capacity(env, ("couriers",)) for _ in t.region_names]
+    return sites, couriers
+
+
+def capacity_processes(
+    env: simpy.Environment,
+    t: Any,
+    sites: list[Capacity],
+    couriers: list[Capacity],
+    log: EventLog | None,
+    per_site: Callable[[int], object],
+) -> list[Surge]:
+    """Start the processes that change the pools' sizes; return the surge controllers.
+
+    Per site the shift schedule and the surge controller (``per_site(i)`` runs right
+    after, to start the site's own processes in a fixed order); per region the
+    couriers' working hours; outages and courier shortfalls. ``t`` is the model's
+    :class:`~sim.fulfilment.tables.FulfilmentTables`. Both modes call this, so they
+    are driven by the same processes in the same order.
+    """
+    surge = []
+    for i, name in enumerate(t.site_names):
+        env.process(staffing(env, sites[i], "shift", t.shift_staff[i], t.shift_rate[i], log, name))
+        p = {k: float(v[i]) for k, v in t.surge.items()}
+        surge.append(Surge(env, sites[i], p, log, name))
+        per_site(i)
+    for s, a, b, f in t.outages:
+        env.process(fault(env, sites[s], a, b, f, log, t.site_names[s], "outage"))
+    for r, name in enumerate(t.region_names):
+        n = int(t.courier_count[r])
+        if n:
+            on = np.where(t.courier_rate[r] > 0, n, 0)
+            env.process(
+                staffing(env, couriers[r], "couriers", on, t.courier_rate[r] / n, None, name)
+            )
+    for r, a, b, f in t.shortfalls:
+        env.process(fault(env, couriers[r], a, b, f, log, t.region_names[r], "courier_shortfall"))
+    return surge
+
+
 def every_hour(
     env: simpy.Environment, hours: int, tick: Callable[[int], None]
 ) -> Generator[Event, Any, None]:
