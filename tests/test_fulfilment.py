@@ -169,6 +169,11 @@ def test_conservation(mode: str) -> None:
     assert (f["overflow_third_party"] <= 300.0 + 1e-6).all()
     # orders in = delivered + still in the system; nothing is lost or made
     assert f["delivered"].sum() == pytest.approx(f["orders_in"].sum(), abs=2)
+    # deliveries by site add up to deliveries by region, threshold by threshold
+    for k in ("delivered", "delivered_24h", "delivered_48h", "delivered_on_time"):
+        np.testing.assert_allclose(f[f"site_{k}"].sum(), f[k].sum(), rtol=1e-9, atol=1e-6)
+    assert (f["site_delivered_on_time"] <= f["site_delivered"] + 1e-9).all()
+    assert (f["site_delivered"].sum(axis=0) > 0).all()  # both sites deliver
     shipped = f["shipped"]
     dep_hours = t.departures[0].astype(int)
     assert shipped[np.setdiff1d(np.arange(t.horizon), dep_hours)].sum() == 0

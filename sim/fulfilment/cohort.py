@@ -336,7 +336,7 @@ class CohortFulfilment:
                 third_left -= part.total
                 b.add_site("overflow_third_party", h, s, part.total)
                 for r in np.flatnonzero(part.q > EPS):
-                    self._delivered(int(r), part.q[r], part.ot, arrive)
+                    self._delivered(int(r), self._from(s, int(r), part.q[r]), part.ot, arrive)
             else:
                 part.hops += 1
                 part.ready = arrive
@@ -348,13 +348,23 @@ class CohortFulfilment:
         h = min(int(when), self.T - 1)
         self.books.add_site("shipped", h, s, part.total)
         self.books.delay("dispatch_delay", s, part.total, when - part.ot)
-        self._to_couriers(part, arrive)
+        self._to_couriers(part, arrive, s)
 
-    def _to_couriers(self, part: Chunk, arrive: float) -> None:
+    def _from(self, s: int | None, r: int, qty: float) -> np.ndarray:
+        """Orders of region r split by the site they left from (pre-positioned orders,
+        s None: by the sites serving the region)."""
+        if s is None:
+            return qty * self.t.route[r]
+        v = np.zeros(self.S)
+        v[s] = qty
+        return v
+
+    def _to_couriers(self, part: Chunk, arrive: float, s: int | None = None) -> None:
+        """Hand a chunk to the last mile; courier chunks carry their orders by site."""
         for r in np.flatnonzero(part.q > EPS):
-            c = Chunk(part.ot, arrive, np.array([part.q[r]]))
+            c = Chunk(part.ot, arrive, self._from(s, int(r), part.q[r]))
             if not self.t.courier_count[r]:
-                self._delivered(int(r), c.total, c.ot, arrive)
+                self._delivered(int(r), c.q, c.ot, arrive)
             else:
                 self.to_couriers[r].setdefault(math.floor(arrive + EPS), []).append(c)
 
@@ -371,20 +381,23 @@ class CohortFulfilment:
         new = None
         if mid:
             qty = sum(c.total for c in mid)
-            new = Chunk(sum(c.ot * c.total for c in mid) / qty, float(h), np.array([qty]))
+            new = Chunk(
+                sum(c.ot * c.total for c in mid) / qty, float(h), np.sum([c.q for c in mid], axis=0)
+            )
         work, _ = self.couriers[r].take()
         self.books.add_region("courier_capacity", h, r, work)
         if not self.t.courier_count[r]:
             return
         done, _ = serve_hour(q, work, h, new)
         for part, when in done:
-            self._delivered(r, part.total, part.ot, when)
+            self._delivered(r, part.q, part.ot, when)
             self.books.add_region("courier_cost", h, r, part.total * self.t.courier_cost[r])
         self.books.add_region("courier_backlog", h, r, sum(c.total for c in q))
 
-    def _delivered(self, r: int, qty: float, ot: float, when: float) -> None:
+    def _delivered(self, r: int, by_site: np.ndarray, ot: float, when: float) -> None:
         t = self.t
-        self.books.delivered(r, qty, ot, when)
+        qty = float(by_site.sum())
+        self.books.delivered(r, qty, ot, when, by_site)
         o = min(max(int(ot), 0), t.hours - 1)
         ret = qty * self.return_share[o, r]
         if ret > EPS:

@@ -7,6 +7,7 @@ mode, where cohorts split), money in currency units.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,15 @@ SERIES: dict[str, tuple[str, str, str]] = {
     "overflow": ("site", "orders", "Orders sent away because storage was full"),
     "overflow_third_party": ("site", "orders", "Overflowed orders handled by a third party"),
     "shipped": ("site", "orders", "Orders leaving the site (truck or same-city courier)"),
+    "site_delivered": ("site", "orders", "Orders from the site delivered to the door"),
+    "site_delivered_24h": ("site", "orders", "Orders from the site delivered within 24 h"),
+    "site_delivered_48h": ("site", "orders", "Orders from the site delivered within 48 h"),
+    "site_delivered_72h": ("site", "orders", "Orders from the site delivered within 72 h"),
+    "site_delivered_on_time": (
+        "site",
+        "orders",
+        "Orders from the site delivered within the promise",
+    ),
     "returns_processed": ("site", "orders", "Returns inspected and restocked or written off"),
     "returns_backlog": ("site", "orders", "Returns waiting for handling at the end of the hour"),
     "site_cost": ("site", "currency", "Handling, surge staff, overflow and returns cost"),
@@ -93,21 +103,44 @@ class Books:
         self.hist[name][i, b] += qty
         self.delay_sum[name][i] += qty * delay
 
-    def delivered(self, r: int, qty: float, ot: float, when: float) -> None:
-        """Book a delivery; a cohort's orders spread over an hour, so a portion with mean
+    def delivered(
+        self, r: int, qty: float, ot: float, when: float, by_site: np.ndarray | None = None
+    ) -> None:
+        """Book a delivery to region r (``by_site``: the same orders split by the site
+        they left from). A cohort's orders spread over an hour, so a portion with mean
         delay d counts as spread evenly over [d - 1/2, d + 1/2) against the thresholds."""
-        h = min(int(when), self.T - 1)
         d = when - ot
+        self.delivered_share(
+            r, qty, when, d, by_site, lambda limit: min(max(limit - (d - 0.5), 0.0), 1.0)
+        )
+        self.delay("door_delay", r, qty, d)
+
+    def delivered_share(
+        self,
+        r: int,
+        qty: float,
+        when: float,
+        d: float,
+        by_site: np.ndarray | None,
+        within: Callable[[float], float],
+    ) -> None:
+        """Book ``qty`` delivered at ``when`` after a delay ``d``; ``within(limit)`` is
+        the share of them delivered within ``limit`` hours."""
+        h = min(int(when), self.T - 1)
         s = self.series
         s["delivered"][h, r] += qty
+        if by_site is not None:
+            s["site_delivered"][h] += by_site
         for name, limit in (
             ("delivered_24h", 24.0),
             ("delivered_48h", 48.0),
             ("delivered_72h", 72.0),
             ("delivered_on_time", self.t.promise_hours),
         ):
-            s[name][h, r] += qty * min(max(limit - (d - 0.5), 0.0), 1.0)
-        self.delay("door_delay", r, qty, d)
+            f = within(limit)
+            s[name][h, r] += qty * f
+            if by_site is not None:
+                s[f"site_{name}"][h] += by_site * f
 
     def results(self) -> dict[str, Any]:
         out: dict[str, Any] = {f"fulfilment_{k}": v.copy() for k, v in self.series.items()}

@@ -359,15 +359,12 @@ class PerOrderFulfilment:
         t, b, r = self.t, self.books, o.region
         h = min(int(when), self.T - 1)
         d = when - o.ot
-        b.series["delivered"][h, r] += 1
-        for name, limit in (
-            ("delivered_24h", 24.0),
-            ("delivered_48h", 48.0),
-            ("delivered_72h", 72.0),
-            ("delivered_on_time", t.promise_hours),
-        ):
-            if d <= limit + EPS:
-                b.series[name][h, r] += 1
+        if o.site >= 0:
+            by_site = np.zeros(len(t.site_names))
+            by_site[o.site] = 1.0
+        else:  # pre-positioned: by the sites serving the region
+            by_site = t.route[r].copy()
+        b.delivered_share(r, 1.0, when, d, by_site, lambda limit: float(d <= limit + EPS))
         b.delay("door_delay", r, 1.0, d)
         o_h = min(max(int(o.ot), 0), t.hours - 1)
         share = self.return_share[o_h, r]
