@@ -34,6 +34,7 @@ import simpy
 from simpy.events import Event
 
 from sim.fulfilment.outputs import Books
+from sim.fulfilment.promise import quoted_hours
 from sim.fulfilment.resources import EventLog, at, capacity_processes, every_hour, pools
 from sim.fulfilment.tables import FulfilmentTables
 
@@ -43,19 +44,17 @@ EPS = 1e-9
 class Chunk:
     """Orders of one origin: quantity per region, mean order time, when ready."""
 
-    __slots__ = ("hops", "ot", "q", "ready")
+    __slots__ = ("hops", "ot", "q", "ready", "total")
 
     def __init__(self, ot: float, ready: float, q: np.ndarray, hops: int = 0) -> None:
         self.ot, self.ready, self.q, self.hops = ot, ready, q, hops
-
-    @property
-    def total(self) -> float:
-        return float(self.q.sum())
+        self.total = float(q.sum())  # kept in step with q: q only changes in split()
 
     def split(self, frac: float) -> Chunk:
         """Take ``frac`` of this chunk away (returned); the rest stays."""
         part = self.q * frac
         self.q = self.q - part
+        self.total = float(self.q.sum())
         return Chunk(self.ot, self.ready, part, self.hops)
 
 
@@ -167,7 +166,6 @@ class CohortFulfilment:
         if t.preposition_share > 0:
             env.process(self._release())
         self._promise = np.zeros(R)
-        self._base_rate = t.shift_staff * t.shift_rate  # [S, T]
 
     # -- input -------------------------------------------------------------------
     def add_orders(
@@ -307,8 +305,8 @@ class CohortFulfilment:
         for r in range(self.R):
             self._deliver(r, h)
         self.new.pop(h, None)
-        self._promise = self._eta(now)
-        if h < len(b.promise):
+        if h < t.hours:  # the promise is quoted at checkout: only while the campaign runs
+            self._promise = self._eta(now)
             b.promise[h] = self._promise
 
     def _overflow(self, s: int, h: int, now: float) -> None:
@@ -411,44 +409,20 @@ class CohortFulfilment:
     # -- the quoted delivery time --------------------------------------------------------
     def _eta(self, now: float) -> np.ndarray:
         """FIFO projection: when would an order placed now reach the door, per region?"""
-        t = self.t
-        h0 = int(now)
-        horizon = min(self.T, h0 + 24 * 14)
-        site_eta = np.zeros(self.S)
-        for s in range(self.S):
-            ahead = sum(c.total for c in self.pick_q[s])
-            rate = (
-                self._base_rate[s, h0:horizon] + self.sites[s].staff["surge"] * t.surge["rate"][s]
-            )
-            t_pick = _when_done(rate, ahead, now)
-            deps = t.departures[s]
-            if len(deps):
-                ahead += sum(c.total for c in self.dispatch_q[s])
-                j0 = int(np.searchsorted(deps, now - EPS))
-                cum = np.cumsum(t.departure_cap[s][j0:])
-                late = np.flatnonzero((cum > ahead) & (deps[j0:] >= t_pick - EPS))
-                t_ship = (
-                    float(deps[j0 + late[0]] + t.departure_transit[s][j0 + late[0]])
-                    if len(late)
-                    else now + 24 * 14
-                )
-            else:
-                t_ship = t_pick
-            site_eta[s] = t_ship
-        out = np.zeros(self.R)
-        for r in range(self.R):
-            door = 0.0
-            ahead = sum(c.total for c in self.courier_q[r])
-            ahead += sum(c.total for v in self.to_couriers[r].values() for c in v)
-            for j in np.flatnonzero(t.route[r] > 0):
-                ts = float(site_eta[j])
-                if t.courier_count[r]:
-                    k = math.ceil(ts - EPS)
-                    rate = t.courier_rate[r, k:horizon] if k < horizon else np.zeros(0)
-                    ts = _when_done(rate, ahead, float(k))
-                door += t.route[r, j] * ts
-            out[r] = max(door - now, 0.0)
-        return out
+        return quoted_hours(
+            self.t,
+            now,
+            np.array([c.staff["surge"] for c in self.sites], float),
+            np.array([sum(c.total for c in q) for q in self.pick_q]),
+            np.array([sum(c.total for c in q) for q in self.dispatch_q]),
+            np.array(
+                [
+                    sum(c.total for c in self.courier_q[r])
+                    + sum(c.total for v in self.to_couriers[r].values() for c in v)
+                    for r in range(self.R)
+                ]
+            ),
+        )
 
     def results(self) -> dict[str, Any]:
         return self.books.results()
@@ -457,15 +431,3 @@ class CohortFulfilment:
 def _split_tail(c: Chunk, amount: float) -> Chunk:
     """Take ``amount`` from the newest end of a chunk (its later orders)."""
     return c.split(amount / c.total)
-
-
-def _when_done(rate: np.ndarray, ahead: float, start: float) -> float:
-    """Time at which hourly capacities ``rate`` from ``start`` have served ``ahead`` + 1 orders."""
-    if len(rate) == 0:
-        return start + 24 * 14
-    cum = np.cumsum(rate)
-    k = int(np.searchsorted(cum, ahead + 1.0))
-    if k >= len(cum):
-        return start + 24 * 14
-    before = cum[k - 1] if k else 0.0
-    return start + k + (ahead + 1.0 - before) / rate[k]

@@ -23,8 +23,8 @@ import numpy as np
 import simpy
 from simpy.events import Event
 
-from sim.fulfilment.cohort import _when_done
 from sim.fulfilment.outputs import Books
+from sim.fulfilment.promise import quoted_hours
 from sim.fulfilment.resources import (
     Capacity,
     EventLog,
@@ -208,7 +208,6 @@ class PerOrderFulfilment:
         if t.preposition_share > 0:
             env.process(self._release())
         self._promise = np.zeros(R)
-        self._base_rate = t.shift_staff * t.shift_rate
 
     # -- input -------------------------------------------------------------------------
     def _count(self, kind: str, r: int, s: int, x: float) -> int:
@@ -446,8 +445,8 @@ class PerOrderFulfilment:
             b.add_region("courier_capacity", h, r, work)
             if t.courier_count[r]:
                 b.add_region("courier_backlog", h, r, self.courier_q[r].backlog)
-        self._promise = self._eta(now)
-        if h < len(b.promise):
+        if h < t.hours:  # the promise is quoted at checkout: only while the campaign runs
+            self._promise = self._eta(now)
             b.promise[h] = self._promise
 
     def _overflow(self, s: int, h: int, now: float) -> None:
@@ -482,40 +481,13 @@ class PerOrderFulfilment:
     # -- the quoted delivery time ------------------------------------------------------------
     def _eta(self, now: float) -> np.ndarray:
         """FIFO projection of the queues, as in cohort mode (counts of orders ahead)."""
-        t = self.t
-        h0 = int(now)
-        horizon = min(self.T, h0 + 24 * 14)
-        site_eta = np.zeros(self.S)
-        for s in range(self.S):
-            ahead = float(self.pickers[s].backlog)
-            rate = (
-                self._base_rate[s, h0:horizon] + self.sites[s].staff["surge"] * t.surge["rate"][s]
-            )
-            t_pick = _when_done(rate, ahead, now)
-            deps = t.departures[s]
-            if len(deps):
-                ahead += len(self.dispatch[s])
-                j0 = int(np.searchsorted(deps, now - EPS))
-                cum = np.cumsum(t.departure_cap[s][j0:])
-                late = np.flatnonzero((cum > ahead) & (deps[j0:] >= t_pick - EPS))
-                t_ship = (
-                    float(deps[j0 + late[0]] + t.departure_transit[s][j0 + late[0]])
-                    if len(late)
-                    else now + 24 * 14
-                )
-            else:
-                t_ship = t_pick
-            site_eta[s] = t_ship
-        out = np.zeros(self.R)
-        for r in range(self.R):
-            door = 0.0
-            ahead = float(self.courier_q[r].backlog + self.in_transit[r])
-            for j in np.flatnonzero(t.route[r] > 0):
-                ts = float(site_eta[j])
-                if t.courier_count[r]:
-                    k = math.ceil(ts - EPS)
-                    rate = t.courier_rate[r, k:horizon] if k < horizon else np.zeros(0)
-                    ts = _when_done(rate, ahead, float(k))
-                door += t.route[r, j] * ts
-            out[r] = max(door - now, 0.0)
-        return out
+        return quoted_hours(
+            self.t,
+            now,
+            np.array([c.staff["surge"] for c in self.sites], float),
+            np.array([p.backlog for p in self.pickers], float),
+            np.array([len(d) for d in self.dispatch], float),
+            np.array(
+                [self.courier_q[r].backlog + self.in_transit[r] for r in range(self.R)], float
+            ),
+        )
