@@ -132,7 +132,7 @@ def simulate(
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from sim.plan import compile_plan
+    from sim.plan import compile_plan, for_shoppers
     from sim.shoppers import ShopperModel
     from sim.summary import render_shopper_summary
 
@@ -140,7 +140,7 @@ def simulate(
         scenario = load_scenario(file, overrides or [])
     except ScenarioError as err:
         raise _fail(err) from None
-    plan = compile_plan(scenario)
+    plan = for_shoppers(compile_plan(scenario), shoppers)
     console = Console(width=max(100, Console().width), stderr=False)
     start = time.perf_counter()
     model = ShopperModel(plan, replicate, seed=seed, shoppers=shoppers, threads=threads)

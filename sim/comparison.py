@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from scipy import stats
 
 from sim.metrics import KPIS, kpis, relative_half_width
+from sim.plan import for_shoppers
 from sim.results import to_dataset
 from sim.runner import Progress, ScenarioLike, _Executor, as_plan
 from sim.scenario import Scenario
@@ -77,7 +78,7 @@ def compare(
     """
     if len(scenarios) < 2:
         raise ValueError("compare needs at least two scenarios")
-    plans = [as_plan(s) for s in scenarios]
+    plans = [for_shoppers(as_plan(s), shoppers) for s in scenarios]
     seed = plans[0].seed if seed is None else int(seed)
     n0 = replicates or plans[0].scenario.campaign.replicates
     ids = list(range(n0))
@@ -169,10 +170,14 @@ def paired(cmp: xr.Dataset) -> xr.DataArray:
     )
 
 
-def best(cmp: xr.Dataset, by: str = "profit") -> str:
-    """The scenario with the best mean of a KPI (highest, or lowest for costs)."""
+def best(cmp: xr.Dataset, by: str = "profit") -> str | None:
+    """The scenario with the best mean of a KPI (highest, or lowest for costs); None if
+    the KPI is undefined for every scenario."""
     m = cmp[by].mean("replicate")
     k = KPIS.get(by)
     good = k.higher_is_better if k else True
-    v = np.asarray(m.values)
-    return str(m["scenario"].values[int(np.nanargmax(v) if good else np.nanargmin(v))])
+    v = np.asarray(m.values, float)
+    if not np.isfinite(v).any():
+        return None
+    v = np.where(np.isfinite(v), v, -np.inf if good else np.inf)
+    return str(m["scenario"].values[int(np.argmax(v) if good else np.argmin(v))])

@@ -29,15 +29,18 @@ class Kpi:
     long_name: str
     fn: KpiFn
     higher_is_better: bool = True
+    share: bool = False  # a share of something: shown as a percentage
 
 
 KPIS: dict[str, Kpi] = {}
 """Every KPI, by name, in reporting order."""
 
 
-def kpi(units: str, long_name: str, higher_is_better: bool = True) -> Callable[[KpiFn], KpiFn]:
+def kpi(
+    units: str, long_name: str, higher_is_better: bool = True, share: bool = False
+) -> Callable[[KpiFn], KpiFn]:
     def register(fn: KpiFn) -> KpiFn:
-        KPIS[fn.__name__] = Kpi(fn.__name__, units, long_name, fn, higher_is_better)
+        KPIS[fn.__name__] = Kpi(fn.__name__, units, long_name, fn, higher_is_better, share)
         return fn
 
     return register
@@ -151,7 +154,7 @@ def visitors(ds: xr.Dataset) -> xr.DataArray:
     return ds["unique_visitors"]
 
 
-@kpi("1", "Conversion (buyers / visitors)")
+@kpi("1", "Conversion (buyers / visitors)", share=True)
 def conversion(ds: xr.Dataset) -> xr.DataArray:
     """Conversion = shoppers with a paid order / shoppers with a session."""
     return ds["unique_buyers"] / ds["unique_visitors"]
@@ -163,26 +166,26 @@ def new_shoppers(ds: xr.Dataset) -> xr.DataArray:
     return _total(ds, "new_shoppers") + _total(ds, "fission_new")
 
 
-@kpi("1", "Repurchase rate")
+@kpi("1", "Repurchase rate", share=True)
 def repurchase_rate(ds: xr.Dataset) -> xr.DataArray:
     """Repurchase rate = shoppers making a second purchase / shoppers with a purchase."""
     return _total(ds, "repeat_buyers") / ds["unique_buyers"]
 
 
-@kpi("1", "Return rate (orders)", higher_is_better=False)
+@kpi("1", "Return rate (orders)", higher_is_better=False, share=True)
 def return_rate(ds: xr.Dataset) -> xr.DataArray:
     """Return rate = orders returned / orders."""
     return _total(ds, "returns") / orders(ds)
 
 
-@kpi("1", "Share of the GMV target reached")
+@kpi("1", "Share of the GMV target reached", share=True)
 def target_share(ds: xr.Dataset) -> xr.DataArray:
     """Target share = GMV / campaign.targets.gmv (NaN without a target)."""
     t = _scenario(ds)["campaign"].get("targets", {}).get("gmv")
     return gmv(ds) / t if t else gmv(ds) * np.nan
 
 
-@kpi("1", "GMV target reached (1/0)")
+@kpi("1", "GMV target reached (1/0)", share=True)
 def target_reached(ds: xr.Dataset) -> xr.DataArray:
     """Target reached = 1 if GMV >= the GMV target, else 0 (NaN without a target)."""
     share = target_share(ds)
@@ -190,7 +193,7 @@ def target_reached(ds: xr.Dataset) -> xr.DataArray:
 
 
 # --- fulfilment --------------------------------------------------------------------------
-@kpi("1", "Orders delivered within the promise")
+@kpi("1", "Orders delivered within the promise", share=True)
 def fulfilment_rate(ds: xr.Dataset) -> xr.DataArray:
     """Fulfilment rate = orders delivered within ``fulfilment.promise_hours`` / orders
     delivered (NaN without a fulfilment model)."""
@@ -217,8 +220,9 @@ def peak_backlog(ds: xr.Dataset) -> xr.DataArray:
 
 def _delay_quantile(ds: xr.Dataset, q: float) -> xr.DataArray:
     h = ds["door_delay_hist"].sum("region")
-    cum = h.cumsum("delay") / h.sum("delay")
-    return (cum < q).sum("delay").astype(float) + 0.5
+    total = h.sum("delay")
+    cum = h.cumsum("delay") / total
+    return xr.where(total > 0, (cum < q).sum("delay").astype(float) + 0.5, np.nan)
 
 
 @kpi("hours", "Order-to-door time, median", higher_is_better=False)
@@ -251,6 +255,7 @@ def kpis(ds: xr.Dataset) -> xr.Dataset:
             long_name=k.long_name,
             formula=(k.fn.__doc__ or "").strip().splitlines()[0],
             higher_is_better=int(k.higher_is_better),
+            display="percent" if k.share else "",
         )
     g = ds["gmv"].sum(["segment", "region"]).groupby("phase").sum()
     for phase in dict.fromkeys(ds["phase"].values.tolist()):  # in calendar order
@@ -272,6 +277,7 @@ def kpis(ds: xr.Dataset) -> xr.Dataset:
             ).assign_attrs(
                 units="1",
                 long_name=f"Share of the {phase} phase's GMV target reached",
+                display="percent",
                 formula="GMV of the phase / (GMV target x the phase's target share)",
                 higher_is_better=1,
             )

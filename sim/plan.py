@@ -331,7 +331,7 @@ class Plan:
 
 
 class _Compiler:
-    def __init__(self, s: Scenario) -> None:
+    def __init__(self, s: Scenario, shoppers: int | None = None) -> None:
         self.s = s
         c = s.campaign
         self.clock = Clock(c.timezone, c.start, c.end)
@@ -339,7 +339,10 @@ class _Compiler:
         self.phase_names = tuple(p.name for p in s.calendar.phases)
         self.segment_names = tuple(g.name for g in s.population.segments)
         self.category_names = tuple(k.name for k in s.categories)
-        self.scale = s.population.scale
+        # simulated shoppers and the real shoppers each stands for (keeping the
+        # population represented when the number of simulated shoppers is overridden)
+        self.shoppers = s.population.shoppers if shoppers is None else int(shoppers)
+        self.scale = s.population.scale * s.population.shoppers / self.shoppers
         self.notes: list[str] = []
         self.phase = np.zeros(self.H, dtype=np.int8)
         for i, p in enumerate(s.calendar.phases):
@@ -812,8 +815,13 @@ class _Compiler:
         return rate, ahead
 
 
-def compile_plan(scenario: Scenario) -> Plan:
+def compile_plan(scenario: Scenario, shoppers: int | None = None) -> Plan:
     """Compile a validated scenario into a :class:`Plan`.
+
+    ``shoppers`` overrides ``population.shoppers``: each simulated shopper then stands
+    for ``scale x population.shoppers / shoppers`` real ones, and real-world counts
+    (flash stock, first-N, coupon quantities, message costs) are converted with that
+    scale, so the population and the stock represented do not change.
 
     Examples
     --------
@@ -822,7 +830,7 @@ def compile_plan(scenario: Scenario) -> Plan:
     >>> plan.calendar.hours
     120
     """
-    c = _Compiler(scenario)
+    c = _Compiler(scenario, shoppers)
     cal = c.calendar()
     ch = c.channels()
     msg = c.messages()
@@ -842,8 +850,8 @@ def compile_plan(scenario: Scenario) -> Plan:
         scenario=scenario,
         scenario_hash=content_hash(scenario),
         clock=c.clock,
-        shoppers=scenario.population.shoppers,
-        scale=scenario.population.scale,
+        shoppers=c.shoppers,
+        scale=c.scale,
         seed=scenario.campaign.seed,
         calendar=cal,
         segments=seg,
@@ -861,3 +869,14 @@ def compile_plan(scenario: Scenario) -> Plan:
         notes=tuple(c.notes),
     )
     return plan
+
+
+def for_shoppers(plan: Plan, shoppers: int | None) -> Plan:
+    """The plan for a different number of simulated shoppers (the same plan if unchanged).
+
+    Limited stock is in simulated units, so a run with fewer (or more) simulated
+    shoppers than the plan's needs the plan compiled for that number.
+    """
+    if shoppers is None or int(shoppers) == plan.shoppers:
+        return plan
+    return compile_plan(plan.scenario, int(shoppers))

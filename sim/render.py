@@ -12,13 +12,19 @@ from rich.markup import escape
 from sim.summary import _table, money
 
 
+def unit_of(attrs: dict) -> str:
+    """The unit a KPI is shown in: '%' for shares (``display="percent"``), else its units."""
+    return "%" if attrs.get("display") == "percent" else str(attrs.get("units", ""))
+
+
 def fmt(value: float, units: str, currency: str = "") -> str:
-    """A KPI value for a table: money compact, shares as percentages, counts with commas."""
+    """A KPI value for a table: money compact, shares ('%') as percentages, ratios with
+    two decimals, hours, counts with commas or compact."""
     if not np.isfinite(value):
         return "-"
     if units == currency and currency:
         return money(value)
-    if units == "1" and abs(value) <= 1.5:
+    if units == "%":
         return f"{value:.1%}"
     if units == "1" and abs(value) < 100:
         return f"{value:.2f}"
@@ -30,11 +36,12 @@ def fmt(value: float, units: str, currency: str = "") -> str:
 
 
 def diff_fmt(x: float, units: str, cur: str, ref: float, signed: bool = False) -> str:
-    """A difference of a KPI: shares in percentage points, ratios (ROI) as numbers, money
-    compact; ``signed`` puts + in front of increases. ``ref`` is the KPI's own level."""
+    """A difference of a KPI: shares ('%') in percentage points, ratios (ROI) as numbers,
+    money and counts compact; ``signed`` puts + in front of increases. ``ref`` is the
+    KPI's own level."""
     if not np.isfinite(x):
         return "-"
-    if units == "1" and abs(ref) <= 1.5:  # a share: +1.2 pp, not +1.2%
+    if units == "%":  # a share: +1.2 pp, not +1.2%
         text = f"{x * 100:.1f} pp"
     elif units == "1" and abs(ref) < 1000:  # a ratio such as ROI
         text = f"{x:.3g}"
@@ -78,7 +85,7 @@ def render_kpis(summary: xr.Dataset, console: Console, title: str | None = None)
         s = {k: float(v.sel(stat=k)) for k in ("mean", "ci_low", "ci_high", "p10", "p50", "p90")}
         if not np.isfinite(s["mean"]):
             continue
-        u = v.attrs.get("units", "")
+        u = unit_of(v.attrs)
         if name == "target_reached":
             t.add_row("P(GMV target reached)", f"{s['mean']:.0%}", "", "", "", "", "")
             continue
@@ -108,7 +115,7 @@ def render_comparison(cmp: xr.Dataset, console: Console, best_by: str = "profit"
             t = _table(title, "KPI", "mean#")
             for k in ("gmv", "profit", "roi", "orders", "subsidy", "fulfilment_rate"):
                 if k in p["kpi"]:
-                    u = cmp[k].attrs.get("units", "")
+                    u = unit_of(cmp[k].attrs)
                     t.add_row(
                         cmp[k].attrs.get("long_name", k),
                         fmt(float(p.sel(scenario=scen, kpi=k, stat="mean")), u, cur),
@@ -125,7 +132,7 @@ def render_comparison(cmp: xr.Dataset, console: Console, best_by: str = "profit"
                 k.startswith(("subsidy_", "gmv_")) and row["diff"] == 0
             ):
                 continue
-            u = cmp[k].attrs.get("units", "")
+            u = unit_of(cmp[k].attrs)
             sig = row["p_value"] < 0.05 if np.isfinite(row["p_value"]) else False
             star = " *" if sig else ""
             vr = row["var_reduction"]

@@ -76,7 +76,7 @@ def simulate_replicate(
             ful = PerOrderFulfilment(tables, seed=key, log=log)
         else:
             ful = CohortFulfilment(tables, log=log)
-    scale = plan.scale * plan.shoppers / shop.n
+    scale = shop.plan.scale  # real shoppers per simulated one (the plan is compiled for n)
     t_shop = t_ful = 0.0
     for e in range(plan.calendar.hours):
         t0 = time.perf_counter()

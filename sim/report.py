@@ -26,7 +26,7 @@ import numpy as np
 import xarray as xr
 
 from sim._version import __version__
-from sim.render import diff_fmt, fmt
+from sim.render import diff_fmt, fmt, unit_of
 
 HEADLINE = ("gmv", "net_revenue", "profit", "roi", "subsidy", "fulfilment_rate")
 """KPIs shown as headline cards, in order (those present)."""
@@ -189,7 +189,7 @@ def headline_html(ds: xr.Dataset) -> str:
         s = _stats(summ[name])
         if not np.isfinite(s["mean"]):
             continue
-        u = str(summ[name].attrs.get("units", ""))
+        u = unit_of(summ[name].attrs)
         unit = f" {cur}" if u == cur and cur else ""
         tgt = (
             f'<div class="s">target {_e(fmt(targets[name], u, cur))}{_e(unit)}</div>'
@@ -210,7 +210,7 @@ def headline_html(ds: xr.Dataset) -> str:
         s = _stats(v)
         if not np.isfinite(s["mean"]) or name == "target_reached":
             continue
-        u = str(v.attrs.get("units", ""))
+        u = unit_of(v.attrs)
         rows.append(
             (
                 v.attrs.get("long_name", name),
@@ -436,7 +436,7 @@ def comparison_html(
                 continue
             if k.startswith("subsidy_") and st["diff"] == 0:
                 continue
-            u = str(cmp[k].attrs.get("units", ""))
+            u = unit_of(cmp[k].attrs)
             sig = np.isfinite(st["p_value"]) and st["p_value"] < 0.05
             ref_mean = float(p.sel(scenario=ref, kpi=k, stat="mean"))
             diff = diff_fmt(st["diff"], u, cur, ref_mean, signed=True)

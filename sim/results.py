@@ -64,6 +64,17 @@ def _times(plan: Plan, hours: int) -> np.ndarray:
     return np.array([clk.local_at(h) for h in range(hours)], dtype="datetime64[ns]")
 
 
+def _utc(plan: Plan, hours: int) -> np.ndarray:
+    base = np.datetime64(plan.clock.start_utc.replace(tzinfo=None), "ns")
+    return base + np.arange(hours) * np.timedelta64(3600, "s")
+
+
+UTC_NOTE = (
+    "UTC start of the hour; unique where the local time repeats (a campaign that crosses "
+    "the end of daylight-saving time has a repeated local hour)"
+)
+
+
 def to_dataset(
     plan: Plan,
     reduced: Sequence[dict[str, Any]],
@@ -81,6 +92,7 @@ def to_dataset(
             _times(plan, cal.hours),
             {"long_name": "local time (start of the hour)", "timezone": plan.clock.timezone},
         ),
+        "utc": ("time", _utc(plan, cal.hours), {"long_name": UTC_NOTE}),
         "phase": ("time", np.array(cal.phase_names)[cal.phase], {"long_name": "campaign phase"}),
         "segment": ("segment", list(seg.names)),
         "region": ("region", list(seg.region_names)),
@@ -128,7 +140,10 @@ def to_dataset(
     data["flash_sellout_hours"] = (
         ("replicate", "slot"),
         stack("flash_sellout_hours"),
-        {"units": "hours", "long_name": "Campaign hour a slot sold out (NaN: did not)"},
+        {
+            "units": "hours",
+            "long_name": "Hours from the slot's opening to its sell-out (NaN: did not sell out)",
+        },
     )
     data["first_n_exhausted_at"] = (
         ("replicate", "first_n"),
@@ -162,6 +177,7 @@ def to_dataset(
                 "timezone": plan.clock.timezone,
             },
         )
+        coords["futc"] = ("ftime", _utc(plan, f.horizon), {"long_name": UTC_NOTE})
         coords["site"] = ("site", list(f.site_names))
         coords["delay"] = (
             "delay",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from sim.plan import Plan, compile_plan
+from sim.plan import Plan, compile_plan, for_shoppers
 from sim.replicate import Mode, simulate_replicate
 from sim.results import reduce_replicate, to_dataset
 from sim.scenario import Scenario, load_scenario
@@ -113,7 +113,7 @@ def run(
     >>> ds.sizes["replicate"]  # doctest: +SKIP
     2
     """
-    plan = as_plan(scenario)
+    plan = for_shoppers(as_plan(scenario), shoppers)  # compiled once for this many shoppers
     seed = plan.seed if seed is None else int(seed)
     if replicates is None:
         ids = list(range(plan.scenario.campaign.replicates))
@@ -121,6 +121,8 @@ def run(
         ids = list(range(replicates))
     else:
         ids = [int(r) for r in replicates]
+    if not ids or min(ids) < 0 or len(set(ids)) < len(ids):
+        raise ValueError(f"replicates must be at least one distinct number >= 0; got {replicates}")
     n = plan.shoppers if shoppers is None else int(shoppers)
     done: dict[int, dict[str, Any]] = {}  # replicate -> reduced output, of the plan itself
     with _Executor(workers, client) as ex:
@@ -135,7 +137,11 @@ def run(
                 partial.attrs["complete"] = 0
             raise Interrupted(partial, len(ids)) from None
         if incremental:
-            _counterfactual(ds, plan, ex, seed, shoppers, n, fulfilment, progress)
+            try:
+                _counterfactual(ds, plan, ex, seed, shoppers, n, fulfilment, progress)
+            except KeyboardInterrupt:  # the plan's own replicates are finished: keep them
+                ds.attrs["complete"] = 0
+                raise Interrupted(ds, len(ids)) from None
     return ds
 
 
@@ -193,7 +199,7 @@ def _counterfactual(
     from sim.metrics import gmv, marketing_spend, subsidy
 
     ids = [int(r) for r in ds["replicate"].values]
-    cf = compile_plan(counterfactual(plan.scenario))
+    cf = compile_plan(counterfactual(plan.scenario), plan.shoppers)
     res = ex.map(cf, ids, seed, shoppers, fulfilment, progress, 2 * len(ids), len(ids))
     dcf = to_dataset(cf, res, ids, seed, n)
     cur = ds.attrs["currency"]

@@ -302,3 +302,64 @@ def test_a_longer_delivery_promise_lowers_conversion() -> None:
     a = simulate_replicate(plan, shoppers=N, feedback=False)
     b = simulate_replicate(compile_plan(load_scenario(SMOKE)), shoppers=N, feedback=False)
     assert np.array_equal(a["orders"], b["orders"])
+
+
+@pytest.mark.parametrize("shoppers", [3000, 40_000])
+def test_limited_stock_keeps_its_real_size_with_fewer_or_more_shoppers(shoppers: int) -> None:
+    """Simulating fewer (or more) shoppers than the scenario's: each stands for more (or
+    fewer) real ones, and flash stock, first-N and coupon quantities stay real-world."""
+    s = load_scenario(SMOKE)
+    ds = run(SMOKE, replicates=1, shoppers=shoppers)
+    scale = ds.attrs["population_scale"]
+    assert scale == pytest.approx(s.population.scale * s.population.shoppers / shoppers)
+    for f in s.promotions.flash:
+        assert float(ds["flash_slot_wins"].max()) <= f.stock + scale / 2
+    for fn in s.promotions.first_n:
+        assert float(ds["wins_by_first_n"].max()) <= fn.n + scale / 2
+    for c in s.promotions.coupons:
+        if c.quantity is not None:
+            got = float(ds["claims_by_coupon"].sel(coupon=c.name).max())
+            assert got <= c.quantity + scale / 2
+
+
+def test_utc_coordinate_is_unique_and_hourly(smoke: xr.Dataset) -> None:
+    for dim, coord in (("time", "utc"), ("ftime", "futc")):
+        step = np.diff(smoke[coord].values).astype("timedelta64[s]").astype(int)
+        assert (step == 3600).all(), dim
+
+
+def test_trucks_cost_money_after_the_campaign_only_when_they_carry_orders() -> None:
+    s = load_scenario(SMOKE, ["fulfilment.linehaul[0].cost_per_departure=1000"])
+    ds = run(s, replicates=1, shoppers=N)
+    cost = ds["fulfilment_linehaul_cost"].sum(["replicate", "site"]).values
+    shipped = ds["fulfilment_shipped"].sum(["replicate", "site"]).values
+    H = ds.sizes["time"]
+    after = np.arange(len(cost)) >= H
+    assert cost[~after].sum() > 0
+    assert (cost[after & (shipped == 0)] == 0).all()
+
+
+def test_formats_follow_what_a_kpi_is() -> None:
+    from sim.render import diff_fmt, fmt
+
+    assert fmt(1.2, "1") == "1.20"  # a ratio (ROI), not 120%
+    assert fmt(0.193, "%") == "19.3%"
+    assert diff_fmt(0.3, "1", "CNY", ref=1.2, signed=True) == "+0.3"
+    assert diff_fmt(0.012, "%", "CNY", ref=0.2, signed=True) == "+1.2 pp"
+    assert fmt(31e9, "CNY", "CNY") == "31 bn"
+    k = kpis(run(SMOKE, replicates=2, shoppers=N))
+    assert k["conversion"].attrs["display"] == "percent" and not k["roi"].attrs["display"]
+
+
+def test_no_best_plan_when_the_kpi_is_undefined_everywhere() -> None:
+    from sim.comparison import best
+
+    cmp = xr.Dataset(
+        {
+            "fulfilment_rate": (("scenario", "replicate"), np.full((2, 3), np.nan)),
+            "profit": (("scenario", "replicate"), [[1.0, 2, 3], [2.0, 3, 4]]),
+        },
+        coords={"scenario": ["a", "b"], "replicate": [0, 1, 2]},
+    )
+    assert best(cmp, "fulfilment_rate") is None
+    assert best(cmp, "profit") == "b"

@@ -30,14 +30,15 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "smoke": {},
     # contested actions: limited coupons run out, first-N by count and by minutes
     # (unlimited), flash slots sell out with two units per shopper
+    # (real-world counts: at 1,500 simulated shoppers each stands for 133 real ones)
     "contested": {
-        "promotions.coupons[cross_20].quantity": 1500,
+        "promotions.coupons[cross_20].quantity": 20_000,
         "promotions.coupons[cross_20].stacks_with_threshold": False,
         "promotions.first_n": [
-            {"name": "half", "start": D(2026, 11, 11), "n": 300, "discount": 0.5, "max_off": 200},
+            {"name": "half", "start": D(2026, 11, 11), "n": 4_000, "discount": 0.5, "max_off": 200},
             {"name": "first_90", "start": D(2026, 11, 11, 10), "minutes": 90, "discount": 0.1},
         ],
-        "promotions.flash[phone].stock": 50,
+        "promotions.flash[phone].stock": 700,
         "promotions.flash[phone].limit_per_shopper": 2,
     },
     # other pricing: price cut, per-multiple store-scope threshold, bogo bundle

@@ -122,7 +122,7 @@ def test_comparison_warns_on_seed_and_replicates(files: dict[str, Path]) -> None
 
 
 def test_diff_fmt() -> None:
-    assert diff_fmt(0.012, "1", "CNY", 0.8, signed=True) == "+1.2 pp"
+    assert diff_fmt(0.012, "%", "CNY", 0.8, signed=True) == "+1.2 pp"  # a share
     assert diff_fmt(-0.152, "1", "CNY", 4.5) == "-0.152"
     assert diff_fmt(3.18e6, "1", "CNY", 4e7, signed=True) == "+3.18 m"
     assert diff_fmt(-2.5e9, "CNY", "CNY", 3e10) == "-2.5 bn"

@@ -251,7 +251,8 @@ class CohortFulfilment:
                 left -= part.total
                 sent += part.total
                 self._shipped(s, part, d, d + tr)
-            self.books.add_site("linehaul_cost", int(d), s, c)
+            if sent > EPS or d < t.hours:  # the schedule runs for the campaign, then
+                self.books.add_site("linehaul_cost", int(d), s, c)  # only trucks with orders
             if self.log is not None:
                 self.log.append((float(d), "departure", t.site_names[s], sent))
 

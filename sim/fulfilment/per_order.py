@@ -418,7 +418,8 @@ class PerOrderFulfilment:
                 self.in_transit[o.region] += 1
                 left -= 1
                 sent += 1
-            self.books.add_site("linehaul_cost", int(d), s, c)
+            if sent > EPS or d < t.hours:  # the schedule runs for the campaign, then
+                self.books.add_site("linehaul_cost", int(d), s, c)  # only trucks with orders
             if self.log is not None:
                 self.log.append((float(d), "departure", t.site_names[s], float(sent)))
 

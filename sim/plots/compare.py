@@ -121,6 +121,7 @@ def comparison_chart(
             for i, k in enumerate(names):
                 ax = axes.flat[i]
                 units = str(cmp[k].attrs.get("units", "")) if k in cmp else ""
+                share = k in cmp and cmp[k].attrs.get("display") == "percent"
                 for j, s in enumerate(others):
                     _errorbars(ax, np.array([stat(s, k, "diff")]), np.array([j]),
                                np.array([stat(s, k, "diff_low")]),
@@ -134,11 +135,11 @@ def comparison_chart(
                 ax.grid(axis="y", visible=False)
                 if (units == cur and cur) or (units in ("1", "orders", "") and _big(ax)):
                     ax.xaxis.set_major_formatter(CompactFormatter())
-                elif units == "1" and abs(stat(ref, k, "mean")) <= 1.5:  # a share
+                elif share:
                     ax.xaxis.set_major_formatter(FuncFormatter(_points))
                 ax.xaxis.get_major_locator().set_params(nbins=4)
                 unit = f" ({cur})" if units == cur else "" if units in ("1", "") else f" ({units})"
-                if units == "1" and abs(stat(ref, k, "mean")) <= 1.5:
+                if share:
                     unit = " (share)"
                 ax.set_title(f"{label(k)}{unit}", fontsize=11.5, color="#222222")
             for ax in axes.flat[len(names) :]:

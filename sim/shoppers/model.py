@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from sim.plan import MECHANISMS, Plan
+from sim.plan import MECHANISMS, Plan, for_shoppers
 from sim.rng import stream_keys
 from sim.shoppers import kernels as K
 from sim.shoppers.tables import COUNTER_NAMES, NM, NV, V_ORDERS, KPlan, kplan
@@ -103,7 +103,9 @@ class ShopperModel:
     seed
         Override the scenario's seed.
     shoppers
-        Override the number of simulated shoppers (for tests and benchmarks).
+        Override the number of simulated shoppers: the plan is compiled for that number
+        (:func:`sim.plan.for_shoppers`), each shopper standing for more (or fewer) real
+        ones, so limited stock keeps its real-world size.
     chunk
         Shoppers per parallel work item. Results do not depend on it.
     behaviour
@@ -134,13 +136,14 @@ class ShopperModel:
         threads: int | None = None,
         log_every: int = 0,
     ) -> None:
+        plan = for_shoppers(plan, shoppers)  # limited stock in this run's simulated units
         self.plan = plan
         self.threads = max(
             1, int(threads or os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1)
         )
         self.P: KPlan = kplan(plan, behaviour)
         self.keys = stream_keys(plan.seed if seed is None else seed, replicate)
-        self.n = plan.shoppers if shoppers is None else int(shoppers)
+        self.n = plan.shoppers
         self.chunk = int(chunk)
         n_chunks = (self.n + self.chunk - 1) // self.chunk
         self.n_chunks = n_chunks

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from sim import rng
-from sim.plan import MECHANISMS, Plan
+from sim.plan import MECHANISMS, Plan, for_shoppers
 from sim.shoppers.tables import (
     CH_FIELDS,
     COUNTER_NAMES,
@@ -260,6 +260,7 @@ class ReferenceModel:
         behaviour: dict[str, float] | None = None,
         promise: np.ndarray | None = None,
     ) -> None:
+        plan = for_shoppers(plan, shoppers)  # as ShopperModel: stock in simulated units
         self.plan = plan
         P = kplan(plan, behaviour)
         self.H = P.H
@@ -292,7 +293,7 @@ class ReferenceModel:
         self.M = len(self.ms.send)
 
         self.keys = rng.stream_keys(plan.seed if seed is None else seed, replicate)
-        n = plan.shoppers if shoppers is None else int(shoppers)
+        n = plan.shoppers
         S, Rn = len(plan.segments.names), len(plan.segments.region_names)
         self.promise = [0.0] * Rn if promise is None else [float(x) for x in promise]
 
