@@ -85,18 +85,14 @@ def net_revenue(ds: xr.Dataset) -> xr.DataArray:
 
 @kpi("currency", "Gross margin")
 def gross_margin(ds: xr.Dataset) -> xr.DataArray:
-    """Gross margin = net revenue - cost of goods kept by shoppers or written off.
+    """Gross margin = net revenue - (cost of goods - restocked share x cost of goods returned).
 
-    Cost of goods of returns is recovered for the restocked share
-    (``fulfilment.returns.restock_share``); the returned share of goods is
-    estimated as refunds / paid.
+    Returned goods come back; ``fulfilment.returns.restock_share`` of them are resold at
+    cost, the rest are written off.
     """
-    restock = float(
-        _scenario(ds).get("fulfilment", {}).get("returns", {}).get("restock_share", 0.8)
-    )
-    paid = _total(ds, "paid")
-    back = xr.where(paid > 0, _total(ds, "return_money") / paid, 0.0)
-    return net_revenue(ds) - _total(ds, "cogs") * (1 - restock * back)
+    returns = _scenario(ds).get("fulfilment", {}).get("returns", {})
+    restock = float(returns.get("restock_share", 0.8))
+    return net_revenue(ds) - (_total(ds, "cogs") - restock * _total(ds, "return_cogs"))
 
 
 @kpi("currency", "Subsidy (all mechanisms)", higher_is_better=False)

@@ -24,10 +24,6 @@ from sim.plan import Plan
 from sim.scenario import to_toml
 from sim.shoppers.tables import COUNTERS
 
-MONEY_COUNTERS = frozenset(
-    {"gmv", "paid", "cogs", "deposit_money", "forfeit_money", "return_money"}
-)
-
 
 def reduce_replicate(out: dict[str, Any]) -> dict[str, Any]:
     """Keep what the Dataset needs from ``simulate_replicate``'s output, in real-world units."""

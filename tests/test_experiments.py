@@ -91,6 +91,13 @@ def test_kpi_identities(smoke: xr.Dataset) -> None:
         k["gross_margin"] - k["promotion_cost"] - k["marketing_spend"] - k["logistics_cost"],
     )
     np.testing.assert_allclose(k["roi"], k["gmv"] / (k["marketing_spend"] + k["subsidy"]))
+    total = {v: smoke[v].sum(["time", "segment", "region"]) for v in ("cogs", "return_cogs")}
+    assert (total["return_cogs"] > 0).all() and (total["return_cogs"] < total["cogs"]).all()
+    restock = load_scenario(SMOKE).fulfilment.returns.restock_share
+    np.testing.assert_allclose(
+        k["gross_margin"],
+        k["net_revenue"] - (total["cogs"] - restock * total["return_cogs"]),
+    )
     phases = sum(k[f"gmv_{p}"] for p in ("preheat", "burst", "peak", "return"))
     np.testing.assert_allclose(phases, k["gmv"])
     subs = sum(k[v] for v in k.data_vars if str(v).startswith("subsidy_"))

@@ -251,6 +251,7 @@ from sim.shoppers.tables import (
     V_RECALL_ORDERS,
     V_RECALL_SENT,
     V_REPEAT,
+    V_RETURN_COGS,
     V_RETURN_MONEY,
     V_RETURNS,
     V_SESSIONS,
@@ -560,7 +561,8 @@ def book(P, St, i, s, r, t, cat, V, units, disc, cost, acc, mech, key, base, dep
             mech[s, r, m] += cents(cost[m])
     acc[s, r, V_GMV] += g
     acc[s, r, V_PAID] += paid
-    acc[s, r, V_COGS] += cents(V * P.ct[CT_COGS, cat])
+    cogs = cents(V * P.ct[CT_COGS, cat])
+    acc[s, r, V_COGS] += cogs
     if P.sg[SG_IS_NEW, s] and not St.flags[i] & F_CONVERTED:
         St.flags[i] |= np.uint8(F_CONVERTED)
         acc[s, r, V_NEW] += 1
@@ -580,6 +582,7 @@ def book(P, St, i, s, r, t, cat, V, units, disc, cost, acc, mech, key, base, dep
     if R.uniform(key, base + D_RETURN) < rp:
         acc[s, r, V_RETURNS] += 1
         acc[s, r, V_RETURN_MONEY] += paid
+        acc[s, r, V_RETURN_COGS] += cogs
     return paid
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from sim.plan import MECHANISMS, Plan, for_shoppers
 from sim.rng import stream_keys
 from sim.shoppers import kernels as K
-from sim.shoppers.tables import COUNTER_NAMES, NM, NV, V_ORDERS, KPlan, kplan
+from sim.shoppers.tables import COUNTER_NAMES, MONEY, NM, NV, V_ORDERS, KPlan, kplan
 
 DEFAULT_CHUNK = 16384
 
@@ -357,9 +357,6 @@ class ShopperModel:
             out[n] = rows[:, k]
         order = np.lexsort((out["shopper"], out["seconds"]))
         return out[order]
-
-
-MONEY = frozenset({"gmv", "paid", "cogs", "deposit_money", "forfeit_money", "return_money"})
 
 
 def simulate_shoppers(plan: Plan, replicate: int = 0, **kwargs: Any) -> dict[str, Any]:

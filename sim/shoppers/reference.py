@@ -93,6 +93,7 @@ from sim.shoppers.tables import (
     INIT_MESSAGE,
     INIT_REGION,
     INIT_SEGMENT,
+    MONEY,
     MS_FIELDS,
     QT_FIELDS,
     SC_FIELDS,
@@ -103,7 +104,6 @@ from sim.shoppers.tables import (
 )
 
 # the model's outputs in currency units (the ledger keeps integer cents)
-MONEY = frozenset({"gmv", "paid", "cogs", "deposit_money", "forfeit_money", "return_money"})
 
 # mechanisms that lower the price paid, in the order they are booked
 PRICE_DISCOUNTS = (
@@ -988,7 +988,8 @@ class ReferenceModel:
                 self.book_mechanism(sh, name, cents(c))
         self.count(sh, "gmv", gmv)
         self.count(sh, "paid", paid)
-        self.count(sh, "cogs", cents(V * self.ct.cogs[cat]))
+        cogs = cents(V * self.ct.cogs[cat])
+        self.count(sh, "cogs", cogs)
         if self.sg.is_new[s] and not sh.converted:
             sh.converted = True
             self.count(sh, "new_shoppers")
@@ -1005,6 +1006,7 @@ class ReferenceModel:
         if draws.uniform(D_RETURN) < p_return:
             self.count(sh, "returns")
             self.count(sh, "return_money", paid)
+            self.count(sh, "return_cogs", cogs)
         return paid
 
     def book_tail(self, sh: Shopper, t: float, draws: Draws) -> None:

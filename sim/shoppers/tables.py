@@ -51,15 +51,18 @@ COUNTERS: tuple[tuple[str, str, str], ...] = (
     ("deposit_money", "cents", "Presale deposits collected"),
     ("forfeit_money", "cents", "Presale deposits forfeited (kept without goods)"),
     ("return_money", "cents", "Amount refunded for orders of this hour that will be returned"),
+    ("return_cogs", "cents", "Cost of goods of orders of this hour that will be returned"),
 )
 COUNTER_NAMES = tuple(c[0] for c in COUNTERS)
 NV = len(COUNTERS)
+MONEY = frozenset(name for name, unit, _ in COUNTERS if unit == "cents")
+"""Counters kept in integer cents (reported in currency units)."""
 (
     V_SESSIONS, V_VISITORS, V_FIRST, V_CART, V_CHECKOUT, V_DEFER, V_ABANDON_CHECKOUT,
     V_ABANDON_PAY, V_RECALL_SENT, V_RECALL_ORDERS, V_ORDERS, V_UNITS, V_NEW, V_REPEAT,
     V_PADDING, V_DEPOSITS, V_TAILS, V_FORFEITS, V_FLASH_ATTEMPTS, V_FLASH_WINS, V_TASKS,
     V_FISSIONS, V_FISSION_NEW, V_RETURNS, V_CLAIMS, V_USES, V_FN_WINS, V_GMV, V_PAID, V_COGS,
-    V_DEPOSIT_MONEY, V_FORFEIT_MONEY, V_RETURN_MONEY,
+    V_DEPOSIT_MONEY, V_FORFEIT_MONEY, V_RETURN_MONEY, V_RETURN_COGS,
 ) = range(NV)  # fmt: skip
 
 NM = len(MECHANISMS)
