@@ -6,7 +6,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -176,23 +176,6 @@ def _precision(text: str | None) -> float | None:
     return v
 
 
-def _progress_bar(label: str) -> Any:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("replicates"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-        console=Console(stderr=True), transient=True,
-    )  # fmt: skip
-
-
 def _check_kpi(kpi: str) -> None:
     from sim.metrics import KPIS
 
@@ -247,7 +230,7 @@ def run_cmd(
 
     from sim.metrics import kpis, summarize
     from sim.plan import compile_plan
-    from sim.render import render_kpis
+    from sim.render import progress_bar, render_kpis
     from sim.results import save
     from sim.runner import Interrupted, run
 
@@ -261,7 +244,7 @@ def run_cmd(
     plan = compile_plan(scenario)
     console = Console(width=max(140, Console().width))
     start = time.perf_counter()
-    with _progress_bar(scenario.campaign.name) as bar:
+    with progress_bar("replicates") as bar:
         task = bar.add_task(
             scenario.campaign.name, total=replicates or scenario.campaign.replicates
         )
@@ -317,7 +300,7 @@ def compare(
     """Compare plans with common random numbers: paired differences with 95% intervals."""
     from sim.comparison import compare as compare_plans
     from sim.plan import compile_plan
-    from sim.render import render_comparison
+    from sim.render import progress_bar, render_comparison
     from sim.results import save
 
     if len(files) < 2:
@@ -338,7 +321,7 @@ def compare(
         raise _fail(ScenarioError(problems))
     plans = [compile_plan(s) for s in scenarios]
     console = Console(width=max(120, Console().width))
-    with _progress_bar("comparing") as bar:
+    with progress_bar("replicates") as bar:
         task = bar.add_task(f"{len(plans)} plans", total=len(plans) * (replicates or 20))
 
         def progress(done: int, planned: int) -> None:

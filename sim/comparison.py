@@ -102,7 +102,7 @@ def compare(
             step = max(len(ids) // 2, 4)
             new = list(range(ids[-1] + 1, min(ids[-1] + 1 + step, max_replicates)))
             ids += new
-    out = _stack(ks, labels)
+    out = stack_kpis(ks, labels)
     out["paired"] = paired(out)
     out.attrs.update({"seed": seed, "reference": labels[0], "kpi": kpi})
     if precision is not None:
@@ -117,7 +117,9 @@ def _labels(plans: Sequence[Any]) -> list[str]:
     return labels
 
 
-def _stack(ks: list[xr.Dataset], labels: list[str]) -> xr.Dataset:
+def stack_kpis(ks: list[xr.Dataset], labels: list[str]) -> xr.Dataset:
+    """KPIs per replicate of several scenarios along a ``scenario`` dimension; a KPI one
+    scenario lacks is 0 for a subsidy (the mechanism is off), else NaN."""
     names = [n for n in ks[0].data_vars]
     for k in ks[1:]:
         names += [n for n in k.data_vars if n not in names]

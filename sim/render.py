@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -152,3 +153,22 @@ def render_comparison(cmp: xr.Dataset, console: Console, best_by: str = "profit"
     console.print("  * significant at 5% (paired t-test on common random numbers)", markup=False)
     if winner is not None:
         console.print(f"  best plan by {best_by}: {winner}", markup=False)
+
+
+def progress_bar(unit: str) -> Any:
+    """A transient rich progress bar on stderr: description, bar, done/total ``unit``,
+    elapsed time and ETA."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn(unit), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        console=Console(stderr=True), transient=True,
+    )  # fmt: skip

@@ -86,7 +86,7 @@ def comparison(
     are then those of a paired test on independent draws: valid, but wider than
     needed), and differing replicate sets are cut to the common ones.
     """
-    from sim.comparison import paired
+    from sim.comparison import paired, stack_kpis
     from sim.metrics import kpis
 
     warnings: list[str] = []
@@ -109,20 +109,7 @@ def comparison(
             + f"); the comparison uses the {len(common)} replicates common to all"
         )
     ks = [kpis(ds.sel(replicate=common)) for ds in datasets]
-    names: list[str] = []
-    for k in ks:
-        names += [str(n) for n in k.data_vars if n not in names]
-    filled = []
-    for k in ks:
-        k = k.copy()
-        for n in names:
-            if n not in k:
-                template = next(x[n] for x in ks if n in x)
-                fill = 0.0 if n.startswith("subsidy_") else np.nan
-                k[n] = xr.full_like(k["gmv"], fill).assign_attrs(template.attrs)
-        filled.append(k[names])
-    cmp = xr.concat(filled, dim="scenario", combine_attrs="drop_conflicts")
-    cmp = cmp.assign_coords(scenario=list(labels))
+    cmp = stack_kpis(ks, list(labels))
     cmp["paired"] = paired(cmp)
     cmp.attrs.update(
         {
@@ -270,7 +257,7 @@ def charts_html(ds: xr.Dataset) -> str:
 def assumptions_html(ds: xr.Dataset) -> str:
     """The scenario as a reader checks it: campaign, targets, calendar, mechanics, budget,
     capacity."""
-    from sim.summary import daily_capacity, mechanics_rows, money
+    from sim.summary import daily_capacity, mechanics_rows, money, target_rows
 
     s = _scenario(ds)
     c = s.campaign
@@ -291,19 +278,7 @@ def assumptions_html(ds: xr.Dataset) -> str:
     ]
     if c.description:
         head.insert(1, ("description", c.description))
-    targets = []
-    for name, value in c.targets.model_dump().items():
-        if value in (None, {}):
-            continue
-        if name == "phase_gmv_shares":
-            value = ", ".join(f"{k} {v:.0%}" for k, v in value.items())
-        elif name in ("gmv", "aov"):
-            value = money(value, cur)
-        elif isinstance(value, float) and value <= 1:
-            value = f"{value:.0%}"
-        elif isinstance(value, int | float):
-            value = f"{value:,}"
-        targets.append((name.replace("_", " "), value))
+    targets = [(name.replace("_", " "), value) for name, value in target_rows(c.targets, cur)]
     cal = [
         (
             ph.name,

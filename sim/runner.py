@@ -9,6 +9,7 @@ with the same seed share their random numbers (common random numbers).
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,31 +27,27 @@ Progress = Callable[[int, int], None]
 
 ScenarioLike = str | os.PathLike[str] | Scenario | Plan
 
-_PLANS: dict[str, Plan] = {}  # per-process cache of compiled plans, keyed by content hash
+_PLANS: dict[tuple[str, int], Plan] = {}  # per-process cache: (content hash, shoppers)
 
 
-def as_plan(scenario: ScenarioLike, overrides: Sequence[str] | None = None) -> Plan:
-    """A compiled plan from a path, a Scenario or a Plan (``overrides`` as in ``--set``)."""
+def as_plan(scenario: ScenarioLike) -> Plan:
+    """A compiled plan from a scenario file, a Scenario or a Plan."""
     if isinstance(scenario, Plan):
         return scenario
     if not isinstance(scenario, Scenario):
-        scenario = load_scenario(Path(scenario), list(overrides or ()))
-    elif overrides:
-        raise ValueError("overrides apply to scenario files; pass a path")
+        scenario = load_scenario(Path(scenario))
     return compile_plan(scenario)
 
 
 def _task(
-    scenario: Scenario, replicate: int, seed: int, shoppers: int | None, mode: Mode
+    scenario: Scenario, key: str, replicate: int, seed: int, shoppers: int, mode: Mode
 ) -> dict[str, Any]:
-    """One replicate, run where it is scheduled (a Dask worker builds its own plan)."""
-    from sim.scenario import content_hash
-
-    key = content_hash(scenario)
-    plan = _PLANS.get(key)
+    """One replicate, run where it is scheduled: a Dask worker compiles the plan (for
+    ``shoppers`` simulated shoppers) once per scenario and keeps it."""
+    plan = _PLANS.get((key, shoppers))
     if plan is None:
-        plan = _PLANS[key] = compile_plan(scenario)
-    out = simulate_replicate(plan, replicate, seed=seed, shoppers=shoppers, fulfilment=mode)
+        plan = _PLANS[(key, shoppers)] = compile_plan(scenario, shoppers)
+    out = simulate_replicate(plan, replicate, seed=seed, fulfilment=mode)
     return reduce_replicate(out)
 
 
@@ -272,12 +269,13 @@ class _Executor:
             self.client.submit(
                 _task,
                 scen,
+                plan.scenario_hash,
                 r,
                 seed,
-                shoppers,
+                plan.shoppers,
                 mode,
                 pure=False,
-                key=f"replicate-{r}-{seed}-{os.getpid()}-{id(self)}-{done0}",
+                key=f"replicate-{r}-{seed}-{uuid.uuid4().hex}",
             )
             for r in ids
         ]

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sim.plan import Plan
-from sim.scenario.models import Scenario, Window
+from sim.scenario.models import Scenario, Targets, Window
 
 
 def money(x: float, currency: str = "") -> str:
@@ -22,6 +22,24 @@ def money(x: float, currency: str = "") -> str:
         if x >= div:
             return f"{sign}{x / div:.3g}{unit}{' ' + currency if currency else ''}"
     return f"{sign}{x:.4g}{' ' + currency if currency else ''}"
+
+
+def target_rows(targets: Targets, currency: str) -> list[tuple[str, str]]:
+    """The campaign's targets that are set, as (name, formatted value)."""
+    rows = []
+    for name, value in targets.model_dump().items():
+        if value in (None, {}):
+            continue
+        if name == "phase_gmv_shares":
+            value = ", ".join(f"{k} {v:.0%}" for k, v in value.items())
+        elif name in ("gmv", "aov"):
+            value = money(value, currency)
+        elif isinstance(value, float) and value <= 1:
+            value = f"{value:.0%}"
+        elif isinstance(value, int | float):
+            value = f"{value:,}"
+        rows.append((name, str(value)))
+    return rows
 
 
 def _when(t: dt.datetime | None) -> str:
@@ -254,20 +272,9 @@ def render_scenario(s: Scenario, plan: Plan, console: Console) -> None:
     head.add_row("scenario hash", plan.scenario_hash[:16])
     console.print(head)
 
-    t = c.targets
     targets = _table("Targets", "target", "value")
-    for name, value in t.model_dump().items():
-        if value in (None, {}):
-            continue
-        if name == "phase_gmv_shares":
-            value = ", ".join(f"{k} {v:.0%}" for k, v in value.items())
-        elif name in ("gmv", "aov"):
-            value = money(value, cur)
-        elif isinstance(value, float) and value <= 1:
-            value = f"{value:.0%}"
-        elif isinstance(value, int | float):
-            value = f"{value:,}"
-        targets.add_row(name, str(value))
+    for name, value in target_rows(c.targets, cur):
+        targets.add_row(name, value)
     console.print(targets)
 
     cal = _table("Calendar", "phase", "kind", "from", "to", "days#", "traffic#", "share of visits#")

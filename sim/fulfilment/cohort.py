@@ -33,6 +33,7 @@ import numpy as np
 import simpy
 from simpy.events import Event
 
+from sim.fulfilment.model import FulfilmentModel
 from sim.fulfilment.outputs import Books
 from sim.fulfilment.promise import quoted_hours
 from sim.fulfilment.resources import EventLog, at, capacity_processes, every_hour, pools
@@ -124,7 +125,7 @@ def serve_hour(
     return out, s + served
 
 
-class CohortFulfilment:
+class CohortFulfilment(FulfilmentModel):
     """The fulfilment model in cohort mode, advanced epoch by epoch.
 
     Parameters
@@ -178,15 +179,8 @@ class CohortFulfilment:
         """Orders of campaign hour h per region (real-world counts), the presale tails
         among them, and the orders among them that will be returned."""
         t = self.t
-        orders = np.asarray(orders, float)
-        pre = np.zeros(self.R) if tails is None else np.asarray(tails, float) * t.preposition_share
-        pre = np.minimum(pre, orders)
+        orders, pre = self._intake(h, orders, tails, returns)
         regular = orders - pre
-        if returns is not None:
-            self.return_share[h] = np.divide(
-                returns, orders, out=np.zeros(self.R), where=orders > 0
-            )
-        self.books.add("orders_in", h, orders, region=True)
         chunks: list[Chunk | None] = []
         for s in range(self.S):
             q = regular * t.route[:, s]
@@ -199,21 +193,6 @@ class CohortFulfilment:
                 self.forward.append(c)
             else:
                 self._to_couriers(c, c.ready)
-
-    def run_until(self, t: float) -> None:
-        """Run the SimPy model up to time t, including the events at t."""
-        if t > self.env.now:  # (simpy refuses to run until the current time)
-            self.env.run(until=t)
-        while self.env.peek() <= t:
-            self.env.step()
-
-    def finish(self) -> None:
-        """Drain the system to the end of the fulfilment horizon."""
-        self.run_until(self.T)
-
-    def promise(self) -> np.ndarray:
-        """Hours to the door a new order would be quoted now, per region."""
-        return self._promise.copy()
 
     # -- processes -------------------------------------------------------------------
     def _release(self) -> Generator[Event, Any, None]:
@@ -424,9 +403,6 @@ class CohortFulfilment:
                 ]
             ),
         )
-
-    def results(self) -> dict[str, Any]:
-        return self.books.results()
 
 
 def _split_tail(c: Chunk, amount: float) -> Chunk:

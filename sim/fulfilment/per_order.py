@@ -23,6 +23,7 @@ import numpy as np
 import simpy
 from simpy.events import Event
 
+from sim.fulfilment.model import FulfilmentModel
 from sim.fulfilment.outputs import Books
 from sim.fulfilment.promise import quoted_hours
 from sim.fulfilment.resources import (
@@ -140,7 +141,7 @@ class Servers:
         self._dispatch()
 
 
-class PerOrderFulfilment:
+class PerOrderFulfilment(FulfilmentModel):
     """The fulfilment model with every order a SimPy process (validation on small cases).
 
     Same interface and result names as :class:`~sim.fulfilment.cohort.CohortFulfilment`.
@@ -232,14 +233,7 @@ class PerOrderFulfilment:
         """Orders of campaign hour h per region (real-world counts), the presale tails
         among them, and the orders among them that will be returned."""
         t = self.t
-        orders = np.asarray(orders, float)
-        pre = np.zeros(self.R) if tails is None else np.asarray(tails, float) * t.preposition_share
-        pre = np.minimum(pre, orders)
-        if returns is not None:
-            self.return_share[h] = np.divide(
-                returns, orders, out=np.zeros(self.R), where=orders > 0
-            )
-        self.books.add("orders_in", h, orders, region=True)
+        orders, pre = self._intake(h, orders, tails, returns)
         for r in range(self.R):
             n_pre = self._count("pre", r, -1, pre[r])
             if n_pre:
@@ -266,24 +260,6 @@ class PerOrderFulfilment:
             self.books.add_region("orders_in", int(x), region, 1.0)
             s = int(sites[0] if pick is None else pick[i])
             self.env.process(self._order(Order(region, float(x), s)))
-
-    def run_until(self, t: float) -> None:
-        """Run the SimPy model up to time t, including the events at t."""
-        if t > self.env.now:  # (simpy refuses to run until the current time)
-            self.env.run(until=t)
-        while self.env.peek() <= t:
-            self.env.step()
-
-    def finish(self) -> None:
-        """Drain the system to the end of the fulfilment horizon."""
-        self.run_until(self.T)
-
-    def promise(self) -> np.ndarray:
-        """Hours to the door a new order would be quoted now, per region."""
-        return self._promise.copy()
-
-    def results(self) -> dict[str, Any]:
-        return self.books.results()
 
     # -- an order's life -----------------------------------------------------------------
     def _order(self, o: Order) -> Generator[Event, Any, None]:

@@ -625,27 +625,9 @@ class _Bar:
 
     def __enter__(self) -> _Bar:
         if self.rich:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
+            from sim.render import progress_bar
 
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("points"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
+            self.bar = progress_bar("points")
             self.bar.__enter__()
             self.task = self.bar.add_task(self.label, total=self.total, completed=self.done)
         if self.cb:

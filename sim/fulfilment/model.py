@@ -1,0 +1,58 @@
+"""What the cohort and per-order fulfilment models share: the clock, the intake of an
+hour's orders, the quoted promise and the results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import simpy
+
+from sim.fulfilment.outputs import Books
+from sim.fulfilment.tables import FulfilmentTables
+
+
+class FulfilmentModel:
+    """Base of both modes; subclasses build ``env``, ``books`` and the processes."""
+
+    t: FulfilmentTables
+    env: simpy.Environment
+    books: Books
+    T: int
+    R: int
+    return_share: np.ndarray  # [campaign hour, region]: share of orders returned
+    _promise: np.ndarray  # [region]: hours quoted at the last hour mark
+
+    def _intake(
+        self, h: int, orders: np.ndarray, tails: np.ndarray | None, returns: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Book the hour's orders and return shares; return the orders per region and
+        the pre-positioned presale tails among them."""
+        orders = np.asarray(orders, float)
+        pre = np.zeros(self.R) if tails is None else np.asarray(tails, float)
+        pre = np.minimum(pre * self.t.preposition_share, orders)
+        if returns is not None:
+            self.return_share[h] = np.divide(
+                returns, orders, out=np.zeros(self.R), where=orders > 0
+            )
+        self.books.add("orders_in", h, orders, region=True)
+        return orders, pre
+
+    def run_until(self, t: float) -> None:
+        """Run the SimPy model up to time t, including the events at t."""
+        if t > self.env.now:  # (simpy refuses to run until the current time)
+            self.env.run(until=t)
+        while self.env.peek() <= t:
+            self.env.step()
+
+    def finish(self) -> None:
+        """Drain the system to the end of the fulfilment horizon."""
+        self.run_until(self.T)
+
+    def promise(self) -> np.ndarray:
+        """Hours to the door a new order would be quoted now, per region."""
+        return self._promise.copy()
+
+    def results(self) -> dict[str, Any]:
+        """The named hourly series and delay histograms (:class:`Books`)."""
+        return self.books.results()
