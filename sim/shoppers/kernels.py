@@ -31,6 +31,7 @@ from numba import njit
 
 from sim import rng as R
 from sim.rng import ACCEPT, DECIDE, INIT, RECALL, SETTLE, VISIT
+from sim.shoppers.prefetch import prefetch
 from sim.shoppers.tables import (
     CH_LIFT,
     CH_REACH,
@@ -987,6 +988,35 @@ def init_kernel(P, St, keys, chunk, c0, c1):
 
 
 @hot
+def next_active(next_t, recall_t, end, i, hi):
+    """The first shopper from i on (hi if none before hi) with a visit candidate or a
+    cart recall before ``end`` (a tight scan, compiled on its own)."""
+    while i < hi and next_t[i] >= end and recall_t[i] >= end:
+        i += 1
+    return i
+
+
+@inline
+def prefetch_shopper(St, i):
+    """Bring the state a session reads first into the cache (a hint: results never change)."""
+    prefetch(St.cand, i)
+    prefetch(St.seg, i)
+    prefetch(St.region, i)
+    prefetch(St.flags, i)
+    prefetch(St.activity, i)
+    prefetch(St.seen, i)
+    prefetch(St.next_msg, i)
+    prefetch(St.deposit, i)
+    prefetch(St.cart, i)
+    prefetch(St.fatigue, i)
+    prefetch(St.last_epoch, i)
+    prefetch(St.held, i)
+    prefetch(St.purchases, i)
+    prefetch(St.envelope, i)
+    prefetch(St.pend_kind, i)
+
+
+@hot
 def epoch_kernel(
     P,
     St,
@@ -1030,89 +1060,95 @@ def epoch_kernel(
         log_count[c] = 0
         lo = c * chunk
         hi = min(N, lo + chunk)
-        for i in range(lo, hi):
-            if St.next_t[i] >= end and St.recall_t[i] >= end:
-                continue
-            logged = log_every > 0 and i % log_every == 0
-            key_i = R.shopper_key(keys[INIT], i)
-            key_v = R.shopper_key(keys[VISIT], i)
-            key_a = R.shopper_key(keys[ACCEPT], i)
-            key_d = R.shopper_key(keys[DECIDE], i)
-            registered = False
-            while True:
-                nt = St.next_t[i]
-                rt = St.recall_t[i]
-                if rt < nt:
-                    if rt >= end:
+        # the shoppers with an event in the epoch, in index order; while one is served,
+        # the state of the next is brought into the cache
+        i = next_active(St.next_t, St.recall_t, end, lo, hi)
+        while i < hi:
+            nxt = next_active(St.next_t, St.recall_t, end, i + 1, hi)
+            if nxt < hi:
+                prefetch_shopper(St, nxt)
+            if True:
+                logged = log_every > 0 and i % log_every == 0
+                key_i = R.shopper_key(keys[INIT], i)
+                key_v = R.shopper_key(keys[VISIT], i)
+                key_a = R.shopper_key(keys[ACCEPT], i)
+                key_d = R.shopper_key(keys[DECIDE], i)
+                registered = False
+                while True:
+                    nt = St.next_t[i]
+                    rt = St.recall_t[i]
+                    if rt < nt:
+                        if rt >= end:
+                            break
+                        St.recall_t[i] = INF32
+                        t = float(rt)
+                        apply_messages(P, St, i, t, key_i, msg)
+                        key_r = R.shopper_key(keys[RECALL], i)
+                        if logged:
+                            log_snapshot(acc, St, i, log_buf[c], log_count[c])
+                        shop(
+                            P,
+                            St,
+                            i,
+                            t,
+                            e,
+                            key_r,
+                            int(St.cand[i]) * SLOTS,
+                            1,
+                            dyn,
+                            fn_left,
+                            promise,
+                            acc,
+                            mech,
+                            cpn,
+                            disc,
+                            cost,
+                            0.0,
+                            False,
+                        )
+                        if logged:
+                            log_count[c] = log_session(acc, St, i, t, e, 1, log_buf[c], log_count[c])
+                        continue
+                    if nt >= end:
                         break
-                    St.recall_t[i] = INF32
-                    t = float(rt)
+                    t = float(nt)
+                    j = int(St.cand[i])
                     apply_messages(P, St, i, t, key_i, msg)
-                    key_r = R.shopper_key(keys[RECALL], i)
-                    if logged:
-                        log_snapshot(acc, St, i, log_buf[c], log_count[c])
-                    shop(
-                        P,
-                        St,
-                        i,
-                        t,
-                        e,
-                        key_r,
-                        int(St.cand[i]) * SLOTS,
-                        1,
-                        dyn,
-                        fn_left,
-                        promise,
-                        acc,
-                        mech,
-                        cpn,
-                        disc,
-                        cost,
-                        0.0,
-                        False,
-                    )
-                    if logged:
-                        log_count[c] = log_session(acc, St, i, t, e, 1, log_buf[c], log_count[c])
-                    continue
-                if nt >= end:
-                    break
-                t = float(nt)
-                j = int(St.cand[i])
-                apply_messages(P, St, i, t, key_i, msg)
-                s = int(St.seg[i])
-                L = lift(P, St, i, s, t, e, key_i)
-                if R.uniform(key_a, j) * P.max_lift[s, e] < L:
-                    if logged:
-                        log_snapshot(acc, St, i, log_buf[c], log_count[c])
-                    if session(
-                        P,
-                        St,
-                        i,
-                        t,
-                        e,
-                        key_d,
-                        j * SLOTS,
-                        dyn,
-                        coupon_left,
-                        flash_left,
-                        fn_left,
-                        promise,
-                        acc,
-                        mech,
-                        cpn,
-                        disc,
-                        cost,
-                    ):
-                        registered = True
-                    if logged:
-                        log_count[c] = log_session(acc, St, i, t, e, 0, log_buf[c], log_count[c])
-                j += 1
-                St.cand[i] = j
-                lam = cum_at(P, s, t) + R.exponential(key_v, j) / float(St.activity[i])
-                St.next_t[i] = invert(P, s, lam)
-            if registered:
-                St.pend_list[lo + npend] = i
-                npend += 1
+                    s = int(St.seg[i])
+                    L = lift(P, St, i, s, t, e, key_i)
+                    if R.uniform(key_a, j) * P.max_lift[s, e] < L:
+                        if logged:
+                            log_snapshot(acc, St, i, log_buf[c], log_count[c])
+                        if session(
+                            P,
+                            St,
+                            i,
+                            t,
+                            e,
+                            key_d,
+                            j * SLOTS,
+                            dyn,
+                            coupon_left,
+                            flash_left,
+                            fn_left,
+                            promise,
+                            acc,
+                            mech,
+                            cpn,
+                            disc,
+                            cost,
+                        ):
+                            registered = True
+                        if logged:
+                            log_count[c] = log_session(acc, St, i, t, e, 0, log_buf[c], log_count[c])
+                    j += 1
+                    St.cand[i] = j
+                    lam = cum_at(P, s, t) + R.exponential(key_v, j) / float(St.activity[i])
+                    St.next_t[i] = invert(P, s, lam)
+                if registered:
+                    St.pend_list[lo + npend] = i
+                    npend += 1
+            i = nxt
         pend_count[c] = npend
 
 

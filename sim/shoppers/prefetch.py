@@ -1,0 +1,40 @@
+"""A software prefetch for numba kernels (``llvm.prefetch``).
+
+The epoch kernel visits the shoppers with an event in the epoch, a few percent of
+them, scattered over state arrays far larger than the cache: each visit used to
+start with a dozen cache misses, one per state array, paid one after the other.
+Prefetching the state of the shopper a few places ahead in the list overlaps them
+with the work on the current one. A prefetch is a hint: it never faults and never
+changes a result.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):  # pragma: no cover (compiled)
+    """Hint the CPU to bring ``arr[idx]`` (a row of a 2-D array) into the cache for reading."""
+    if not isinstance(arr, types.Array) or not isinstance(idx, types.Integer):
+        return None
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        stride = builder.extract_value(ary.strides, 0)
+        offset = builder.mul(index, stride)
+        ptr = builder.gep(builder.bitcast(ary.data, ir.IntType(8).as_pointer()), [offset])
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        # read, high temporal locality, data cache
+        builder.call(fn, [ptr, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
