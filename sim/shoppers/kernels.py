@@ -601,12 +601,33 @@ def urgency(P, t, h, dyn, flash_open_utility, fn_open_utility):
 
 @hot
 def shop(
-    P, St, i, t, e, key, base, mode, dyn, fn_left, promise, acc, mech, cpn, disc, cost, fl_util, reg
+    P,
+    St,
+    Pd,
+    pc,
+    slot,
+    i,
+    t,
+    e,
+    key,
+    base,
+    mode,
+    dyn,
+    fn_left,
+    promise,
+    acc,
+    mech,
+    cpn,
+    disc,
+    cost,
+    fl_util,
+    reg,
 ):
     """The funnel from the cart on: basket, deposit, deferral, padding, price, decision, payment.
 
-    Returns the shopper's index in the pending list if it registered a first-N
-    privilege (reg is True), else -1.
+    With ``reg``, a paid order in an open first-N privilege registers it in the
+    pending row ``Pd[pc, slot]`` (if the shopper has no other pending action);
+    returns the shopper's index then, else -1.
     """
     s = int(St.seg[i])
     r = int(St.region[i])
@@ -737,11 +758,11 @@ def shop(
         acc[s, r, V_USES] += 1
     if env:
         St.envelope[i] = 0.0
-    if fn >= 0 and reg and St.pend_kind[i] == PEND_NONE:
-        St.pend_kind[i] = PEND_FIRST_N
-        St.pend_idx[i] = fn
-        St.pend_t[i] = t
-        St.pend_val[i] = paid / 100.0
+    if fn >= 0 and reg and Pd.kind[pc, slot] == PEND_NONE:
+        Pd.kind[pc, slot] = PEND_FIRST_N
+        Pd.idx[pc, slot] = fn
+        Pd.t[pc, slot] = t
+        Pd.val[pc, slot] = paid / 100.0
         return i
     return -1
 
@@ -777,6 +798,9 @@ def book_tail(P, St, i, s, r, t, key, base, acc, mech, disc, cost):
 def session(
     P,
     St,
+    Pd,
+    pc,
+    slot,
     i,
     t,
     e,
@@ -842,15 +866,17 @@ def session(
             cpn[k, 0] += 1
             cpn[k, 1] += 1
         elif (
-            coupon_left[k] > 0 and St.pend_kind[i] != PEND_FLASH and St.pend_kind[i] != PEND_FIRST_N
+            coupon_left[k] > 0
+            and Pd.kind[pc, slot] != PEND_FLASH
+            and Pd.kind[pc, slot] != PEND_FIRST_N
         ):
             bit = 1 << k
-            if not St.pend_idx[i] & bit:
-                if St.pend_kind[i] == PEND_NONE:
-                    St.pend_kind[i] = PEND_CLAIM
-                    St.pend_t[i] = t
+            if not Pd.idx[pc, slot] & bit:
+                if Pd.kind[pc, slot] == PEND_NONE:
+                    Pd.kind[pc, slot] = PEND_CLAIM
+                    Pd.t[pc, slot] = t
                     registered = True
-                St.pend_idx[i] |= bit
+                Pd.idx[pc, slot] |= bit
                 cpn[k, 0] += 1
     # presale tail payment
     if (
@@ -875,17 +901,20 @@ def session(
             if flash_left[f] > 0 and St.flash_won[i, int(P.fl[FL_SERIES, f])] < P.fl[FL_LIMIT, f]:
                 if best < 0 or P.fl[FL_UTILITY, f] > P.fl[FL_UTILITY, best]:
                     best = f
-    if best >= 0 and St.pend_kind[i] == PEND_NONE:
+    if best >= 0 and Pd.kind[pc, slot] == PEND_NONE:
         p = 1.0 - (1.0 - P.sg[SG_FLASH_AFF, s]) ** P.fl[FL_UTILITY, best]
         if R.uniform(key, base + D_FLASH) < p:
-            St.pend_kind[i] = PEND_FLASH
-            St.pend_idx[i] = best
-            St.pend_t[i] = t
+            Pd.kind[pc, slot] = PEND_FLASH
+            Pd.idx[pc, slot] = best
+            Pd.t[pc, slot] = t
             acc[s, r, V_FLASH_ATTEMPTS] += 1
             return True
     got = shop(
         P,
         St,
+        Pd,
+        pc,
+        slot,
         i,
         t,
         e,
@@ -1013,7 +1042,6 @@ def prefetch_shopper(St, i):
     prefetch(St.held, i)
     prefetch(St.purchases, i)
     prefetch(St.envelope, i)
-    prefetch(St.pend_kind, i)
 
 
 @hot
@@ -1032,7 +1060,9 @@ def epoch_kernel(
     part_mech,
     part_cpn,
     part_msg,
+    Pd,
     pend_count,
+    resume,
     scratch,
     log_every,
     log_buf,
@@ -1054,26 +1084,34 @@ def epoch_kernel(
         mech = part_mech[c]
         cpn = part_cpn[c]
         msg = part_msg[c]
-        acc[:] = 0
-        mech[:] = 0
-        npend = 0
-        log_count[c] = 0
         lo = c * chunk
         hi = min(N, lo + chunk)
+        if resume[c] >= hi:
+            continue  # done (a rerun after the pending table grew)
+        if resume[c] <= lo:
+            acc[:] = 0
+            mech[:] = 0
+            log_count[c] = 0
+            pend_count[c] = 0
+        npend = pend_count[c]
+        cap = Pd.kind.shape[1]
         # the shoppers with an event in the epoch, in index order; while one is served,
         # the state of the next is brought into the cache
-        i = next_active(St.next_t, St.recall_t, end, lo, hi)
+        i = next_active(St.next_t, St.recall_t, end, max(lo, resume[c]), hi)
         while i < hi:
+            if npend >= cap:
+                break  # the pending table is full: the caller grows it and resumes at i
             nxt = next_active(St.next_t, St.recall_t, end, i + 1, hi)
             if nxt < hi:
                 prefetch_shopper(St, nxt)
+            Pd.kind[c, npend] = PEND_NONE
+            Pd.idx[c, npend] = 0
             if True:
                 logged = log_every > 0 and i % log_every == 0
                 key_i = R.shopper_key(keys[INIT], i)
                 key_v = R.shopper_key(keys[VISIT], i)
                 key_a = R.shopper_key(keys[ACCEPT], i)
                 key_d = R.shopper_key(keys[DECIDE], i)
-                registered = False
                 while True:
                     nt = St.next_t[i]
                     rt = St.recall_t[i]
@@ -1089,6 +1127,9 @@ def epoch_kernel(
                         shop(
                             P,
                             St,
+                            Pd,
+                            c,
+                            npend,
                             i,
                             t,
                             e,
@@ -1119,9 +1160,12 @@ def epoch_kernel(
                     if R.uniform(key_a, j) * P.max_lift[s, e] < L:
                         if logged:
                             log_snapshot(acc, St, i, log_buf[c], log_count[c])
-                        if session(
+                        session(
                             P,
                             St,
+                            Pd,
+                            c,
+                            npend,
                             i,
                             t,
                             e,
@@ -1137,18 +1181,18 @@ def epoch_kernel(
                             cpn,
                             disc,
                             cost,
-                        ):
-                            registered = True
+                        )
                         if logged:
                             log_count[c] = log_session(acc, St, i, t, e, 0, log_buf[c], log_count[c])
                     j += 1
                     St.cand[i] = j
                     lam = cum_at(P, s, t) + R.exponential(key_v, j) / float(St.activity[i])
                     St.next_t[i] = invert(P, s, lam)
-                if registered:
-                    St.pend_list[lo + npend] = i
+                if Pd.kind[c, npend] != PEND_NONE:
+                    Pd.who[c, npend] = i
                     npend += 1
             i = nxt
+        resume[c] = i
         pend_count[c] = npend
 
 
@@ -1156,9 +1200,9 @@ def epoch_kernel(
 def settle(
     P,
     St,
+    Pd,
     keys,
     e,
-    chunk,
     pend_count,
     dyn,
     coupon_left,
@@ -1177,23 +1221,25 @@ def settle(
         n += pend_count[c]
     ids = np.empty(n, dtype=np.int64)
     ts = np.empty(n, dtype=np.float64)
+    row = np.empty(n, dtype=np.int64)
     q = 0
     for c in range(pend_count.shape[0]):
         for k in range(pend_count[c]):
-            i = St.pend_list[c * chunk + k]
-            ids[q] = i
-            ts[q] = St.pend_t[i]
+            ids[q] = Pd.who[c, k]
+            ts[q] = Pd.t[c, k]
+            row[q] = c * Pd.who.shape[1] + k
             q += 1
     order = np.argsort(ts, kind="mergesort")  # stable: ties keep shopper order
     disc = np.zeros(NM)
     cost = np.zeros(NM)
+    width = Pd.who.shape[1]
     for q in range(n):
         i = ids[order[q]]
         t = ts[order[q]]
-        kind = St.pend_kind[i]
-        idx = int(St.pend_idx[i])
-        St.pend_kind[i] = PEND_NONE
-        St.pend_idx[i] = 0
+        rc_, rk_ = divmod(row[order[q]], width)
+        kind = Pd.kind[rc_, rk_]
+        idx = int(Pd.idx[rc_, rk_])
+        val = float(Pd.val[rc_, rk_])
         s = int(St.seg[i])
         r = int(St.region[i])
         if kind == PEND_CLAIM:
@@ -1249,6 +1295,9 @@ def settle(
                     shop(
                         P,
                         St,
+                        Pd,
+                        0,
+                        0,
                         i,
                         t,
                         e,
@@ -1270,7 +1319,7 @@ def settle(
             if fn_left[idx] != 0:
                 if fn_left[idx] > 0:
                     fn_left[idx] -= 1
-                rebate = P.fn[FN_DISC, idx] * St.pend_val[i]
+                rebate = P.fn[FN_DISC, idx] * val
                 if rebate > P.fn[FN_MAX_OFF, idx]:
                     rebate = P.fn[FN_MAX_OFF, idx]
                 rc = cents(rebate)

@@ -50,11 +50,6 @@ class KState(NamedTuple):
     next_msg: np.ndarray  # uint8 messages delivered so far (in send order)
     seen: np.ndarray  # uint16 bit m: message m seen
     flash_won: np.ndarray  # uint8 [N, flash series] units won
-    pend_t: np.ndarray  # float32 time of the pending contested action
-    pend_kind: np.ndarray  # uint8 PEND_*
-    pend_idx: np.ndarray  # int32 coupon bits, slot or privilege
-    pend_val: np.ndarray  # float32 order value for a first-N rebate
-    pend_list: np.ndarray  # int32 per-chunk list of shoppers with a pending action
 
 
 def new_state(n: int, coupons: int, series: int) -> KState:
@@ -79,11 +74,30 @@ def new_state(n: int, coupons: int, series: int) -> KState:
         next_msg=np.zeros(n, u1),
         seen=np.zeros(n, np.uint16),
         flash_won=np.zeros((n, series), u1),
-        pend_t=np.zeros(n, f4),
-        pend_kind=np.zeros(n, u1),
-        pend_idx=np.zeros(n, np.int32),
-        pend_val=np.zeros(n, f4),
-        pend_list=np.zeros(n, np.int32),
+    )
+
+
+class KPend(NamedTuple):
+    """The epoch's contested actions (limited coupon claims, flash-slot attempts, first-N
+    registrations), one row per chunk: at most one pending action per shopper and epoch,
+    settled and forgotten at the end of the epoch, so they are kept here and not in the
+    per-shopper state. A chunk whose row fills up stops; the model widens the table and
+    resumes it (results do not depend on the width)."""
+
+    who: np.ndarray  # int32 [chunk, k] the shopper
+    t: np.ndarray  # float32 time of the action
+    kind: np.ndarray  # uint8 PEND_*
+    idx: np.ndarray  # int32 coupon bits, slot or privilege
+    val: np.ndarray  # float32 order value for a first-N rebate
+
+
+def new_pending(chunks: int, width: int) -> KPend:
+    return KPend(
+        who=np.zeros((chunks, width), np.int32),
+        t=np.zeros((chunks, width), np.float32),
+        kind=np.zeros((chunks, width), np.uint8),
+        idx=np.zeros((chunks, width), np.int32),
+        val=np.zeros((chunks, width), np.float32),
     )
 
 
@@ -108,6 +122,9 @@ class ShopperModel:
         ones, so limited stock keeps its real-world size.
     chunk
         Shoppers per parallel work item. Results do not depend on it.
+    pending_width
+        Initial room per chunk for the epoch's contested actions (widened when a chunk
+        fills it). Results do not depend on it.
     behaviour
         Overrides of the behavioural constants (see ``BEHAVIOUR_DEFAULTS``).
     threads
@@ -132,6 +149,7 @@ class ShopperModel:
         seed: int | None = None,
         shoppers: int | None = None,
         chunk: int = DEFAULT_CHUNK,
+        pending_width: int | None = None,
         behaviour: dict[str, float] | None = None,
         threads: int | None = None,
         log_every: int = 0,
@@ -170,6 +188,10 @@ class ShopperModel:
         self._settle_mech = np.zeros((S, Rn, NM), np.int64)
         self._settle_cpn = np.zeros((Kc, 4), np.int64)
         self._pend_count = np.zeros(n_chunks, np.int64)
+        width = pending_width or max(16, self.chunk // 64)
+        self._pend = new_pending(n_chunks, max(1, int(width)))
+        self._resume = np.zeros(n_chunks, np.int64)
+        self._chunk_end = np.minimum(np.arange(1, n_chunks + 1) * self.chunk, self.n)
         self._scratch = np.zeros((n_chunks, 2, NM))
         self.log_every = max(0, int(log_every))
         per_chunk = 8 * (self.chunk // self.log_every + 1) if self.log_every else 1
@@ -243,13 +265,18 @@ class ShopperModel:
         if e >= self.P.H:
             raise RuntimeError("the campaign is over")
         self.dyn[0] = float(self._scarcity(e))
-        self._parallel(
-            K.epoch_kernel,
-            self.P, self.state, self.keys, e, self.chunk, self.dyn, self.coupon_left,
-            self.flash_left, self.first_n_left, self.promise, self._part, self._part_mech,
-            self._part_cpn, self._part_msg, self._pend_count, self._scratch, self.log_every,
-            self._log_buf, self._log_count,
-        )  # fmt: skip
+        self._resume[:] = 0
+        while True:
+            self._parallel(
+                K.epoch_kernel,
+                self.P, self.state, self.keys, e, self.chunk, self.dyn, self.coupon_left,
+                self.flash_left, self.first_n_left, self.promise, self._part, self._part_mech,
+                self._part_cpn, self._part_msg, self._pend, self._pend_count, self._resume,
+                self._scratch, self.log_every, self._log_buf, self._log_count,
+            )  # fmt: skip
+            if (self._resume >= self._chunk_end).all():
+                break
+            self._widen_pending()
         self.counters[e] += self._part.sum(axis=0)
         self.mechanisms[e] += self._part_mech.sum(axis=0)
         if self.log_every:
@@ -258,13 +285,21 @@ class ShopperModel:
                 self._log_rows.append(self._log_buf[c, : min(n, cap)].copy())
                 self.log_dropped += max(0, int(n) - cap)
 
-    def pending(self) -> np.ndarray:
-        """Shoppers with a contested action waiting for the settlement (after advance())."""
-        lists = [
-            self.state.pend_list[c * self.chunk : c * self.chunk + n]
-            for c, n in enumerate(self._pend_count)
-        ]
-        return np.concatenate(lists) if lists else np.zeros(0, np.int32)
+    def _widen_pending(self) -> None:
+        """Double the room for contested actions, keeping the rows already written."""
+        old = self._pend
+        width = old.who.shape[1]
+        new = new_pending(self.n_chunks, 2 * width)
+        for a, b in zip(new, old, strict=True):
+            a[:, :width] = b
+        self._pend = new
+
+    def pending(self) -> dict[str, np.ndarray]:
+        """The contested actions waiting for the settlement (after advance()): shopper,
+        time, kind (``PEND_*``), index (coupon bits, flash slot or privilege) and the
+        order value of a first-N registration, in (chunk, shopper) order."""
+        keep = np.arange(self._pend.who.shape[1])[None, :] < self._pend_count[:, None]
+        return {name: a[keep] for name, a in zip(KPend._fields, self._pend, strict=True)}
 
     def settle(self) -> None:
         """Second half of an epoch: contested actions in (time, shopper) order, forfeits."""
@@ -273,7 +308,7 @@ class ShopperModel:
             self._settle_acc[:] = 0
             self._settle_mech[:] = 0
             K.settle(
-                self.P, self.state, self.keys, e, self.chunk, self._pend_count, self.dyn,
+                self.P, self.state, self._pend, self.keys, e, self._pend_count, self.dyn,
                 self.coupon_left, self.flash_left, self.first_n_left, self.promise,
                 self._settle_acc, self._settle_mech, self._settle_cpn, self.flash_stats,
                 self.first_n_stats,
