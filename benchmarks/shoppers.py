@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from sim import compile_plan, load_scenario, rng  # noqa: E402
 from sim.shoppers import ShopperModel  # noqa: E402
-from sim.shoppers.model import state_bytes  # noqa: E402
+from sim.shoppers.state import state_bytes  # noqa: E402
 
 BASELINE = ROOT / "scenarios" / "double11_baseline.toml"
 

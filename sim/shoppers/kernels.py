@@ -32,6 +32,20 @@ from numba import njit
 from sim import rng as R
 from sim.rng import ACCEPT, DECIDE, INIT, RECALL, SETTLE, VISIT
 from sim.shoppers.prefetch import prefetch
+from sim.shoppers.state import (
+    Q_ACTIVITY,
+    Q_CART,
+    Q_DEPOSIT,
+    Q_ENVELOPE,
+    Q_FATIGUE,
+    Q_LAST_PURCHASE,
+    U_DEPOSIT_CAT,
+    U_FLAGS,
+    U_NEXT_MSG,
+    U_PURCHASES,
+    U_REGION,
+    U_SEG,
+)
 from sim.shoppers.tables import (
     CH_LIFT,
     CH_REACH,
@@ -353,20 +367,20 @@ def lift(P, St, i, s, t, e, key_i):
     seen = St.seen[i]
     if seen != 0:
         best = 1.0
-        for m in range(St.next_msg[i]):
+        for m in range(St.u8[i, U_NEXT_MSG]):
             if (seen >> m) & 1 and t < P.ms[MS_LIFT_END, m] and P.ms[MS_LIFT, m] > best:
                 best = P.ms[MS_LIFT, m]
         L *= best
     if (
         P.sc[SC_PRE_ON]
-        and St.deposit[i] > 0.0
+        and St.f4[i, Q_DEPOSIT] > 0.0
         and t >= P.sc[SC_PRE_TAIL_START]
         and t < P.sc[SC_PRE_TAIL_END]
     ):
         L *= P.sc[SC_PRE_REMINDER_LIFT]
         if t >= P.sc[SC_PRE_RUSH_START]:
             L *= P.sc[SC_PRE_RUSH_LIFT]
-    if St.flags[i] & F_DORMANT:
+    if St.u8[i, U_FLAGS] & F_DORMANT:
         L *= P.sg[SG_DORMANT_ACTIVITY, s]
     return L
 
@@ -375,10 +389,10 @@ def lift(P, St, i, s, t, e, key_i):
 def apply_messages(P, St, i, t, key_i, msg):
     """Deliver every message sent up to t that this shopper has not yet received."""
     n = P.ms.shape[1]
-    m = int(St.next_msg[i])
+    m = int(St.u8[i, U_NEXT_MSG])
     while m < n and P.ms[MS_SEND, m] <= t:
-        s = St.seg[i]
-        if P.ms_segs[m, s] and (not P.ms[MS_DORMANT_ONLY, m] or St.flags[i] & F_DORMANT):
+        s = St.u8[i, U_SEG]
+        if P.ms_segs[m, s] and (not P.ms[MS_DORMANT_ONLY, m] or St.u8[i, U_FLAGS] & F_DORMANT):
             msg[m, s, 0] += 1
             if R.uniform(key_i, INIT_MESSAGE + 2 * m) < P.ms[MS_REACH, m]:
                 msg[m, s, 1] += 1
@@ -386,12 +400,12 @@ def apply_messages(P, St, i, t, key_i, msg):
                 k = int(P.ms[MS_COUPON, m])
                 if k >= 0 and St.held[i, k] < 255:
                     St.held[i, k] += 1
-                if St.flags[i] & F_DORMANT:
+                if St.u8[i, U_FLAGS] & F_DORMANT:
                     if R.uniform(key_i, INIT_MESSAGE + 2 * m + 1) < P.ms[MS_WAKE, m]:
-                        St.flags[i] &= np.uint8(255 - F_DORMANT)
+                        St.u8[i, U_FLAGS] &= np.uint8(255 - F_DORMANT)
                         msg[m, s, 2] += 1
         m += 1
-    St.next_msg[i] = m
+    St.u8[i, U_NEXT_MSG] = m
 
 
 # ---------------------------------------------------------------------------
@@ -503,13 +517,13 @@ def price_basket(P, St, i, s, t, h, cat, V, units, key, base, disc, cost):
     disc[M_THRESHOLD] = th
     disc[M_COUPON] = cp
     p -= th + cp
-    if St.flags[i] & F_MEMBER and P.hr[HR_MB_ACTIVE, h]:
+    if St.u8[i, U_FLAGS] & F_MEMBER and P.hr[HR_MB_ACTIVE, h]:
         d = P.sc[SC_MB_RATE] * p
         disc[M_MEMBER] = d if d < P.sc[SC_MB_MAX_OFF] else P.sc[SC_MB_MAX_OFF]
         p -= disc[M_MEMBER]
     env = False
-    if P.hr[HR_ENV_SPEND, h] and St.envelope[i] > 0.0 and p >= P.sc[SC_ENV_MIN_SPEND]:
-        d = St.envelope[i] * P.hr[HR_ENV_PEAK, h]
+    if P.hr[HR_ENV_SPEND, h] and St.f4[i, Q_ENVELOPE] > 0.0 and p >= P.sc[SC_ENV_MIN_SPEND]:
+        d = St.f4[i, Q_ENVELOPE] * P.hr[HR_ENV_PEAK, h]
         disc[M_ENVELOPE] = d if d < p else p
         p -= disc[M_ENVELOPE]
         env = True
@@ -564,15 +578,15 @@ def book(P, St, i, s, r, t, cat, V, units, disc, cost, acc, mech, key, base, dep
     acc[s, r, V_PAID] += paid
     cogs = cents(V * P.ct[CT_COGS, cat])
     acc[s, r, V_COGS] += cogs
-    if P.sg[SG_IS_NEW, s] and not St.flags[i] & F_CONVERTED:
-        St.flags[i] |= np.uint8(F_CONVERTED)
+    if P.sg[SG_IS_NEW, s] and not St.u8[i, U_FLAGS] & F_CONVERTED:
+        St.u8[i, U_FLAGS] |= np.uint8(F_CONVERTED)
         acc[s, r, V_NEW] += 1
-    n = int(St.purchases[i])
+    n = int(St.u8[i, U_PURCHASES])
     if n < 255:
-        St.purchases[i] = n + 1
+        St.u8[i, U_PURCHASES] = n + 1
     if n == 1:
         acc[s, r, V_REPEAT] += 1
-    St.last_purchase[i] = t
+    St.f4[i, Q_LAST_PURCHASE] = t
     rp = (
         P.sg[SG_RETURN_PROP, s]
         * P.ct[CT_RETURN_MULT, cat]
@@ -629,10 +643,10 @@ def shop(
     pending row ``Pd[pc, slot]`` (if the shopper has no other pending action);
     returns the shopper's index then, else -1.
     """
-    s = int(St.seg[i])
-    r = int(St.region[i])
+    s = int(St.u8[i, U_SEG])
+    r = int(St.u8[i, U_REGION])
     h = e
-    saved = St.cart[i]
+    saved = St.f4[i, Q_CART]
     z = 0.0
     if mode == 1:
         if saved <= 0.0:
@@ -655,19 +669,19 @@ def shop(
             * P.ct[CT_PRICE_INDEX, cat]
             * math.exp(P.sg[SG_BASKET_SIGMA, s] * z)
         )
-    St.cart[i] = 0.0
+    St.f4[i, Q_CART] = 0.0
     # presale deposit instead of buying now
     if (
         mode == 0
         and P.sc[SC_PRE_ON]
-        and St.deposit[i] == 0.0
+        and St.f4[i, Q_DEPOSIT] == 0.0
         and t >= P.sc[SC_PRE_DEP_START]
         and t < P.sc[SC_PRE_DEP_END]
         and P.ct[CT_PRE_CATS, cat]
     ):
         if R.uniform(key, base + D_PRESALE) < P.sc[SC_PRE_UPTAKE]:
-            St.deposit[i] = P.sc[SC_PRE_ITEM_PRICE] if P.sc[SC_PRE_ITEM_PRICE] > 0.0 else V
-            St.deposit_cat[i] = cat
+            St.f4[i, Q_DEPOSIT] = P.sc[SC_PRE_ITEM_PRICE] if P.sc[SC_PRE_ITEM_PRICE] > 0.0 else V
+            St.u8[i, U_DEPOSIT_CAT] = cat
             acc[s, r, V_DEPOSITS] += 1
             acc[s, r, V_DEPOSIT_MONEY] += cents(P.sc[SC_PRE_DEPOSIT])
             return -1
@@ -677,7 +691,7 @@ def shop(
         now = P.hr[HR_DEPTH, h]
         if ahead > now + P.sc[SC_DEFER_MARGIN]:
             if R.uniform(key, base + D_DEFER) < P.sg[SG_DEFER_PROP, s] * (ahead - now) / ahead:
-                St.cart[i] = V
+                St.f4[i, Q_CART] = V
                 acc[s, r, V_DEFER] += 1
                 return -1
     # padding towards the next threshold tier
@@ -719,27 +733,27 @@ def shop(
         if St.held[i, k] > 0:
             U += P.sc[SC_K_COUPON] * P.sg[SG_COUPON_AFF, s]
             break
-    if St.flags[i] & F_MEMBER and P.hr[HR_MB_ACTIVE, h]:
+    if St.u8[i, U_FLAGS] & F_MEMBER and P.hr[HR_MB_ACTIVE, h]:
         U += P.sc[SC_MB_UTILITY]
-    U += extra - St.fatigue[i]
+    U += extra - St.f4[i, Q_FATIGUE]
     if promise[r] > 24.0:
         U -= P.sc[SC_K_PROMISE] * (promise[r] / 24.0 - 1.0)
-    if St.purchases[i] > 0:
+    if St.u8[i, U_PURCHASES] > 0:
         U -= (
             P.sc[SC_K_SATED]
             * (1.0 - P.sg[SG_REPEAT_PURCHASE, s])
-            * math.exp(-(t - St.last_purchase[i]) / P.sc[SC_SATED_HOURS])
+            * math.exp(-(t - St.f4[i, Q_LAST_PURCHASE]) / P.sc[SC_SATED_HOURS])
         )
     if R.uniform(key, base + D_BUY) * (1.0 + math.exp(-U)) >= 1.0:
         acc[s, r, V_ABANDON_CHECKOUT] += 1
-        St.cart[i] = V
+        St.f4[i, Q_CART] = V
         if mode != 1:
             schedule_recall(P, St, i, s, r, t, key, base, acc)
         return -1
     acc[s, r, V_CHECKOUT] += 1
     if R.uniform(key, base + D_PAY) >= P.sg[SG_P_PAY, s]:
         acc[s, r, V_ABANDON_PAY] += 1
-        St.cart[i] = V
+        St.f4[i, Q_CART] = V
         if mode != 1:
             schedule_recall(P, St, i, s, r, t, key, base, acc)
         return -1
@@ -757,7 +771,7 @@ def shop(
         cpn[c, 3] += 1
         acc[s, r, V_USES] += 1
     if env:
-        St.envelope[i] = 0.0
+        St.f4[i, Q_ENVELOPE] = 0.0
     if fn >= 0 and reg and Pd.kind[pc, slot] == PEND_NONE:
         Pd.kind[pc, slot] = PEND_FIRST_N
         Pd.idx[pc, slot] = fn
@@ -781,15 +795,15 @@ def book_tail(P, St, i, s, r, t, key, base, acc, mech, disc, cost):
     for m in range(NM):
         disc[m] = 0.0
         cost[m] = 0.0
-    V = float(St.deposit[i])
-    cat = int(St.deposit_cat[i])
+    V = float(St.f4[i, Q_DEPOSIT])
+    cat = int(St.u8[i, U_DEPOSIT_CAT])
     d = P.sc[SC_PRE_VALUE] - P.sc[SC_PRE_DEPOSIT]
     if d > V - P.sc[SC_PRE_DEPOSIT]:
         d = max(V - P.sc[SC_PRE_DEPOSIT], 0.0)
     disc[M_PRESALE] = d
     if t >= P.sc[SC_PRE_RUSH_START]:
         cost[M_RUSH] = P.sc[SC_PRE_RUSH_GIFT]
-    St.deposit[i] = 0.0
+    St.f4[i, Q_DEPOSIT] = 0.0
     acc[s, r, V_TAILS] += 1
     book(P, St, i, s, r, t, cat, V, 1, disc, cost, acc, mech, key, base, d / V, False)
 
@@ -818,26 +832,26 @@ def session(
     cost,
 ):
     """A visit. Returns True if the shopper registered a contested action (pending list)."""
-    s = int(St.seg[i])
-    r = int(St.region[i])
+    s = int(St.u8[i, U_SEG])
+    r = int(St.u8[i, U_REGION])
     h = e
     acc[s, r, V_SESSIONS] += 1
     if St.last_epoch[i] != e:
         acc[s, r, V_VISITORS] += 1
-    if not St.flags[i] & F_VISITED:
+    if not St.u8[i, U_FLAGS] & F_VISITED:
         acc[s, r, V_FIRST] += 1
-        St.flags[i] |= np.uint8(F_VISITED)
+        St.u8[i, U_FLAGS] |= np.uint8(F_VISITED)
     gap = float(e - St.last_epoch[i]) if St.last_epoch[i] >= 0 else 1e9
-    St.fatigue[i] = (
-        St.fatigue[i] * math.exp(-gap / P.sc[SC_FATIGUE_HOURS]) + P.sg[SG_FATIGUE_STEP, s]
+    St.f4[i, Q_FATIGUE] = (
+        St.f4[i, Q_FATIGUE] * math.exp(-gap / P.sc[SC_FATIGUE_HOURS]) + P.sg[SG_FATIGUE_STEP, s]
     )
     St.last_epoch[i] = e
     registered = False
     # red-envelope task
     if P.hr[HR_ENV_TASK, h] and R.uniform(key, base + D_TASK) < P.sc[SC_ENV_TASK_PROB]:
-        b = St.envelope[i]
+        b = St.f4[i, Q_ENVELOPE]
         b = P.sc[SC_ENV_INITIAL] if b <= 0.0 else b + P.sc[SC_ENV_GROWTH]
-        St.envelope[i] = b if b < P.sc[SC_ENV_MAX] else P.sc[SC_ENV_MAX]
+        St.f4[i, Q_ENVELOPE] = b if b < P.sc[SC_ENV_MAX] else P.sc[SC_ENV_MAX]
         acc[s, r, V_TASKS] += 1
     # social fission
     if P.hr[HR_FI_ACTIVE, h] and R.uniform(key, base + D_FISSION) < P.sc[SC_FI_PARTICIPATION]:
@@ -856,7 +870,7 @@ def session(
             continue
         if not P.cp_segs[k, s] or St.held[i, k] >= P.cp[CP_PER_SHOPPER, k]:
             continue
-        if P.cp[CP_NEW_ONLY, k] and (not P.sg[SG_IS_NEW, s] or St.flags[i] & F_CONVERTED):
+        if P.cp[CP_NEW_ONLY, k] and (not P.sg[SG_IS_NEW, s] or St.u8[i, U_FLAGS] & F_CONVERTED):
             continue
         if R.uniform(key, base + D_CLAIM + k) >= P.sg[SG_COUPON_AFF, s]:
             continue
@@ -881,7 +895,7 @@ def session(
     # presale tail payment
     if (
         P.sc[SC_PRE_ON]
-        and St.deposit[i] > 0.0
+        and St.f4[i, Q_DEPOSIT] > 0.0
         and t >= P.sc[SC_PRE_TAIL_START]
         and t < P.sc[SC_PRE_TAIL_END]
     ):
@@ -953,8 +967,8 @@ def log_snapshot(acc, St, i, buf, n):
     """Before a logged session: keep the chunk's counters of the shopper's cell in row n."""
     if n >= buf.shape[0]:
         return
-    s = St.seg[i]
-    r = St.region[i]
+    s = St.u8[i, U_SEG]
+    r = St.u8[i, U_REGION]
     for q in range(_LOG.shape[0]):
         buf[n, LOG_FIXED + q] = acc[s, r, _LOG[q]]
 
@@ -965,8 +979,8 @@ def log_session(acc, St, i, t, e, kind, buf, n):
     so the change of the chunk's counters is exactly this session's). Returns the new count."""
     if n >= buf.shape[0]:
         return n + 1  # counted, not kept: the caller reports the rows dropped
-    s = St.seg[i]
-    r = St.region[i]
+    s = St.u8[i, U_SEG]
+    r = St.u8[i, U_REGION]
     buf[n, 0] = e
     buf[n, 1] = int(t * 3600.0)
     buf[n, 2] = i
@@ -986,7 +1000,7 @@ def log_session(acc, St, i, t, e, kind, buf, n):
 @hot
 def init_kernel(P, St, keys, chunk, c0, c1):
     """Draw every shopper's segment, region, activity, membership, dormancy and first candidate."""
-    N = St.seg.shape[0]
+    N = St.u8.shape[0]
     for c in range(c0, c1):
         lo = c * chunk
         hi = min(N, lo + chunk)
@@ -1007,10 +1021,10 @@ def init_kernel(P, St, keys, chunk, c0, c1):
                 flags |= F_MEMBER
             if R.uniform(key_i, INIT_DORMANT) < P.sg[SG_DORMANT_SHARE, s]:
                 flags |= F_DORMANT
-            St.seg[i] = s
-            St.region[i] = r
-            St.flags[i] = flags
-            St.activity[i] = a
+            St.u8[i, U_SEG] = s
+            St.u8[i, U_REGION] = r
+            St.u8[i, U_FLAGS] = flags
+            St.f4[i, Q_ACTIVITY] = a
             key_v = R.shopper_key(keys[VISIT], i)
             St.next_t[i] = invert(P, s, R.exponential(key_v, 0) / float(a))
             St.cand[i] = 0
@@ -1029,19 +1043,11 @@ def next_active(next_t, recall_t, end, i, hi):
 def prefetch_shopper(St, i):
     """Bring the state a session reads first into the cache (a hint: results never change)."""
     prefetch(St.cand, i)
-    prefetch(St.seg, i)
-    prefetch(St.region, i)
-    prefetch(St.flags, i)
-    prefetch(St.activity, i)
+    prefetch(St.u8, i)
+    prefetch(St.f4, i)
     prefetch(St.seen, i)
-    prefetch(St.next_msg, i)
-    prefetch(St.deposit, i)
-    prefetch(St.cart, i)
-    prefetch(St.fatigue, i)
     prefetch(St.last_epoch, i)
     prefetch(St.held, i)
-    prefetch(St.purchases, i)
-    prefetch(St.envelope, i)
 
 
 @hot
@@ -1075,7 +1081,7 @@ def epoch_kernel(
     With ``log_every > 0``, every session of a shopper whose index is a multiple of it is
     logged in ``log_buf[c]`` (see :func:`log_session`).
     """
-    N = St.seg.shape[0]
+    N = St.u8.shape[0]
     end = float(e + 1)
     for c in range(c0, c1):
         disc = scratch[c, 0]
@@ -1148,14 +1154,16 @@ def epoch_kernel(
                             False,
                         )
                         if logged:
-                            log_count[c] = log_session(acc, St, i, t, e, 1, log_buf[c], log_count[c])
+                            log_count[c] = log_session(
+                                acc, St, i, t, e, 1, log_buf[c], log_count[c]
+                            )
                         continue
                     if nt >= end:
                         break
                     t = float(nt)
                     j = int(St.cand[i])
                     apply_messages(P, St, i, t, key_i, msg)
-                    s = int(St.seg[i])
+                    s = int(St.u8[i, U_SEG])
                     L = lift(P, St, i, s, t, e, key_i)
                     if R.uniform(key_a, j) * P.max_lift[s, e] < L:
                         if logged:
@@ -1183,10 +1191,12 @@ def epoch_kernel(
                             cost,
                         )
                         if logged:
-                            log_count[c] = log_session(acc, St, i, t, e, 0, log_buf[c], log_count[c])
+                            log_count[c] = log_session(
+                                acc, St, i, t, e, 0, log_buf[c], log_count[c]
+                            )
                     j += 1
                     St.cand[i] = j
-                    lam = cum_at(P, s, t) + R.exponential(key_v, j) / float(St.activity[i])
+                    lam = cum_at(P, s, t) + R.exponential(key_v, j) / float(St.f4[i, Q_ACTIVITY])
                     St.next_t[i] = invert(P, s, lam)
                 if Pd.kind[c, npend] != PEND_NONE:
                     Pd.who[c, npend] = i
@@ -1240,8 +1250,8 @@ def settle(
         kind = Pd.kind[rc_, rk_]
         idx = int(Pd.idx[rc_, rk_])
         val = float(Pd.val[rc_, rk_])
-        s = int(St.seg[i])
-        r = int(St.region[i])
+        s = int(St.u8[i, U_SEG])
+        r = int(St.u8[i, U_REGION])
         if kind == PEND_CLAIM:
             for k in range(P.cp.shape[1]):
                 if (idx >> k) & 1:
@@ -1334,24 +1344,24 @@ def settle(
 @hot
 def forfeit_kernel(P, St, chunk, part, c0, c1):
     """At the tail deadline: every unpaid deposit is forfeited."""
-    N = St.seg.shape[0]
+    N = St.u8.shape[0]
     for c in range(c0, c1):
         acc = part[c]
         acc[:] = 0
         for i in range(c * chunk, min(N, (c + 1) * chunk)):
-            if St.deposit[i] > 0.0:
-                s = St.seg[i]
-                r = St.region[i]
+            if St.f4[i, Q_DEPOSIT] > 0.0:
+                s = St.u8[i, U_SEG]
+                r = St.u8[i, U_REGION]
                 acc[s, r, V_FORFEITS] += 1
                 acc[s, r, V_FORFEIT_MONEY] += cents(P.sc[SC_PRE_DEPOSIT])
-                St.deposit[i] = 0.0
+                St.f4[i, Q_DEPOSIT] = 0.0
 
 
 @hot
 def flush_messages(P, St, keys, chunk, part_msg, c0, c1):
     """At the end: deliver the messages not yet delivered (to shoppers with no later visit)."""
-    N = St.seg.shape[0]
+    N = St.u8.shape[0]
     for c in range(c0, c1):
         for i in range(c * chunk, min(N, (c + 1) * chunk)):
-            if St.next_msg[i] < P.ms.shape[1]:
+            if St.u8[i, U_NEXT_MSG] < P.ms.shape[1]:
                 apply_messages(P, St, i, np.inf, R.shopper_key(keys[INIT], i), part_msg[c])

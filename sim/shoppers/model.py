@@ -16,93 +16,17 @@ import itertools
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from sim.plan import MECHANISMS, Plan, for_shoppers
 from sim.rng import stream_keys
 from sim.shoppers import kernels as K
+from sim.shoppers.state import KPend, new_pending, new_state
 from sim.shoppers.tables import COUNTER_NAMES, MONEY, NM, NV, V_ORDERS, KPlan, kplan
 
 DEFAULT_CHUNK = 16384
-
-
-class KState(NamedTuple):
-    """Agent state, one row per shopper (struct of arrays)."""
-
-    seg: np.ndarray  # uint8 segment
-    region: np.ndarray  # uint8
-    flags: np.ndarray  # uint8: member, dormant, converted (new shopper bought), visited
-    activity: np.ndarray  # float32 individual activity (lognormal, mean 1)
-    next_t: np.ndarray  # float32 next visit candidate (campaign hours)
-    cand: np.ndarray  # uint32 candidates drawn so far (the visit and decision counter)
-    held: np.ndarray  # uint8 [N, coupons] coupons held
-    cart: np.ndarray  # float32 list value of a cart kept (abandoned or deferred)
-    recall_t: np.ndarray  # float32 time a cart-recall message brings the shopper back
-    deposit: np.ndarray  # float32 presale item value with a deposit paid (0: none)
-    deposit_cat: np.ndarray  # uint8 its category
-    envelope: np.ndarray  # float32 red-envelope balance
-    purchases: np.ndarray  # uint8 purchases so far (saturating)
-    last_purchase: np.ndarray  # float32 time of the last purchase
-    fatigue: np.ndarray  # float32
-    last_epoch: np.ndarray  # int16 epoch of the last session (-1: none)
-    next_msg: np.ndarray  # uint8 messages delivered so far (in send order)
-    seen: np.ndarray  # uint16 bit m: message m seen
-    flash_won: np.ndarray  # uint8 [N, flash series] units won
-
-
-def new_state(n: int, coupons: int, series: int) -> KState:
-    f4, u1 = np.float32, np.uint8
-    return KState(
-        seg=np.zeros(n, u1),
-        region=np.zeros(n, u1),
-        flags=np.zeros(n, u1),
-        activity=np.zeros(n, f4),
-        next_t=np.full(n, np.inf, f4),
-        cand=np.zeros(n, np.uint32),
-        held=np.zeros((n, coupons), u1),
-        cart=np.zeros(n, f4),
-        recall_t=np.full(n, np.inf, f4),
-        deposit=np.zeros(n, f4),
-        deposit_cat=np.zeros(n, u1),
-        envelope=np.zeros(n, f4),
-        purchases=np.zeros(n, u1),
-        last_purchase=np.zeros(n, f4),
-        fatigue=np.zeros(n, f4),
-        last_epoch=np.full(n, -1, np.int16),
-        next_msg=np.zeros(n, u1),
-        seen=np.zeros(n, np.uint16),
-        flash_won=np.zeros((n, series), u1),
-    )
-
-
-class KPend(NamedTuple):
-    """The epoch's contested actions (limited coupon claims, flash-slot attempts, first-N
-    registrations), one row per chunk: at most one pending action per shopper and epoch,
-    settled and forgotten at the end of the epoch, so they are kept here and not in the
-    per-shopper state. A chunk whose row fills up stops; the model widens the table and
-    resumes it (results do not depend on the width)."""
-
-    who: np.ndarray  # int32 [chunk, k] the shopper
-    t: np.ndarray  # float32 time of the action
-    kind: np.ndarray  # uint8 PEND_*
-    idx: np.ndarray  # int32 coupon bits, slot or privilege
-    val: np.ndarray  # float32 order value for a first-N rebate
-
-
-def new_pending(chunks: int, width: int) -> KPend:
-    return KPend(
-        who=np.zeros((chunks, width), np.int32),
-        t=np.zeros((chunks, width), np.float32),
-        kind=np.zeros((chunks, width), np.uint8),
-        idx=np.zeros((chunks, width), np.int32),
-        val=np.zeros((chunks, width), np.float32),
-    )
-
-
-def state_bytes(state: KState) -> int:
-    return sum(a.nbytes for a in state)
 
 
 class ShopperModel:
