@@ -432,3 +432,23 @@ def test_advance_to_matches_stepping():
     a.advance_to(1e9)
     b.run()
     np.testing.assert_array_equal(a.counters, b.counters)
+
+
+def test_prefetch_emits_the_instruction_and_changes_nothing():
+    from numba import njit
+
+    from sim.shoppers.prefetch import prefetch
+
+    @njit
+    def total(a, rows):
+        s = 0.0
+        for q in range(rows.shape[0]):
+            prefetch(a, rows[min(q + 2, rows.shape[0] - 1)])
+            s += a[rows[q]].sum()
+        return s
+
+    a = np.arange(60.0).reshape(20, 3)
+    rows = np.array([3, 7, 19, 0])
+    assert total(a, rows) == a[rows].sum()
+    asm = next(iter(total.inspect_asm().values()))
+    assert "prefetch" in asm

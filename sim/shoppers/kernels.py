@@ -43,6 +43,7 @@ from sim.shoppers.state import (
     U_FLAGS,
     U_NEXT_MSG,
     U_PURCHASES,
+    U_REACH,
     U_REGION,
     U_SEG,
 )
@@ -292,6 +293,8 @@ hot = njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]
 inline = njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]
 _PRICE_MECH = np.array(PRICE_MECHANISMS, dtype=np.int64)
 
+REACH_BITS = 8  # channels whose reach draw is kept in the state (U_REACH)
+
 # session modes
 MODE_VISIT, MODE_RECALL, MODE_CONSOLATION = 0, 1, 2
 
@@ -357,12 +360,22 @@ def invert(P, s, lam):
 
 
 @inline
+def reached(P, reach, key_i, c):
+    """Does channel c reach the shopper? A fixed draw; kept in the reach bits for the
+    first REACH_BITS channels."""
+    if c < REACH_BITS:
+        return (reach >> c) & 1 != 0
+    return R.uniform(key_i, INIT_CHANNEL + c) < P.ch[CH_REACH, c]
+
+
+@inline
 def lift(P, St, i, s, t, e, key_i):
     """The shopper's own visit-intensity multiplier at t (channels, messages, presale, dormancy)."""
     L = 1.0
+    reach = St.u8[i, U_REACH]
     for c in range(P.ch.shape[1]):
         if P.ch_active[c, e] and P.ch_segs[c, s]:
-            if R.uniform(key_i, INIT_CHANNEL + c) < P.ch[CH_REACH, c]:
+            if reached(P, reach, key_i, c):
                 L *= P.ch[CH_LIFT, c]
     seen = St.seen[i]
     if seen != 0:
@@ -1023,7 +1036,12 @@ def init_kernel(P, St, keys, chunk, c0, c1):
                 flags |= F_DORMANT
             St.u8[i, U_SEG] = s
             St.u8[i, U_REGION] = r
+            reach = 0
+            for ch in range(min(P.ch.shape[1], REACH_BITS)):
+                if R.uniform(key_i, INIT_CHANNEL + ch) < P.ch[CH_REACH, ch]:
+                    reach |= 1 << ch
             St.u8[i, U_FLAGS] = flags
+            St.u8[i, U_REACH] = reach
             St.f4[i, Q_ACTIVITY] = a
             key_v = R.shopper_key(keys[VISIT], i)
             St.next_t[i] = invert(P, s, R.exponential(key_v, 0) / float(a))

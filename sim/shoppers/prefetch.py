@@ -10,6 +10,9 @@ changes a result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -17,7 +20,7 @@ from numba.extending import intrinsic
 
 
 @intrinsic
-def prefetch(typingctx, arr, idx):  # pragma: no cover (compiled)
+def _prefetch(typingctx, arr, idx):  # pragma: no cover (compiled)
     """Hint the CPU to bring ``arr[idx]`` (a row of a 2-D array) into the cache for reading."""
     if not isinstance(arr, types.Array) or not isinstance(idx, types.Integer):
         return None
@@ -38,3 +41,7 @@ def prefetch(typingctx, arr, idx):  # pragma: no cover (compiled)
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+prefetch = cast("Callable[[Any, int], None]", _prefetch)
+"""``prefetch(arr, i)`` in a compiled function: bring ``arr[i]`` into the cache."""

@@ -1,6 +1,6 @@
 """The shoppers' state: one row per shopper, in few arrays.
 
-Fields a session reads together are packed in two row-major tables (``u8``: six
+Fields a session reads together are packed in two row-major tables (``u8``: seven
 bytes, ``f4``: six float32), so a shopper's visit touches a handful of cache lines
 and the kernels pass a handful of arrays; the times scanned every epoch
 (``next_t``, ``recall_t``) stay in arrays of their own. Columns are named by the
@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 # columns of KState.u8
-U_SEG, U_REGION, U_FLAGS, U_DEPOSIT_CAT, U_PURCHASES, U_NEXT_MSG = range(6)
+U_SEG, U_REGION, U_FLAGS, U_DEPOSIT_CAT, U_PURCHASES, U_NEXT_MSG, U_REACH = range(7)
 # columns of KState.f4
 Q_ACTIVITY, Q_CART, Q_DEPOSIT, Q_ENVELOPE, Q_LAST_PURCHASE, Q_FATIGUE = range(6)
 
@@ -24,13 +24,15 @@ class KState(NamedTuple):
 
     ``u8`` columns: segment, region, flags (member, dormant, converted: a new shopper
     bought, visited), category of the presale deposit, purchases so far (saturating),
-    messages delivered so far (in send order).
+    messages delivered so far (in send order), channels reaching the shopper (bit c:
+    marketing channel c, for the first eight; a fixed draw kept so that it is not
+    drawn again at every visit candidate).
     ``f4`` columns: individual activity (lognormal, mean 1), list value of a cart kept
     (abandoned or deferred), presale item value with a deposit paid (0: none),
     red-envelope balance, time of the last purchase, fatigue.
     """
 
-    u8: np.ndarray  # uint8 [N, 6] (U_*)
+    u8: np.ndarray  # uint8 [N, 7] (U_*)
     f4: np.ndarray  # float32 [N, 6] (Q_*)
     next_t: np.ndarray  # float32 next visit candidate (campaign hours)
     recall_t: np.ndarray  # float32 time a cart-recall message brings the shopper back
@@ -67,7 +69,7 @@ class KState(NamedTuple):
 
 def new_state(n: int, coupons: int, series: int) -> KState:
     return KState(
-        u8=np.zeros((n, 6), np.uint8),
+        u8=np.zeros((n, 7), np.uint8),
         f4=np.zeros((n, 6), np.float32),
         next_t=np.full(n, np.inf, np.float32),
         recall_t=np.full(n, np.inf, np.float32),
