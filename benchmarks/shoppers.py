@@ -55,7 +55,7 @@ def run_model(plan, shoppers: int, threads: int, epochs: int | None = None) -> d
         a.nbytes
         for a in (
             m.counters, m.mechanisms, m._part, m._part_mech, m._part_cpn, m._part_msg,
-            m._scratch, m._pend_count, m._resume, *m._pend,
+            m._scratch, m._pend_count, m._resume, m._bits, *m._pend,
         )
     )  # fmt: skip
     m.close()

@@ -437,7 +437,7 @@ def test_advance_to_matches_stepping():
 def test_prefetch_emits_the_instruction_and_changes_nothing():
     from numba import njit
 
-    from sim.shoppers.prefetch import prefetch
+    from sim.shoppers.intrinsics import prefetch
 
     @njit
     def total(a, rows):

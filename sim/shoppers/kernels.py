@@ -31,7 +31,7 @@ from numba import njit
 
 from sim import rng as R
 from sim.rng import ACCEPT, DECIDE, INIT, RECALL, SETTLE, VISIT
-from sim.shoppers.prefetch import prefetch
+from sim.shoppers.intrinsics import prefetch, trailing_zeros
 from sim.shoppers.state import (
     Q_ACTIVITY,
     Q_CART,
@@ -1049,12 +1049,44 @@ def init_kernel(P, St, keys, chunk, c0, c1):
 
 
 @hot
-def next_active(next_t, recall_t, end, i, hi):
-    """The first shopper from i on (hi if none before hi) with a visit candidate or a
-    cart recall before ``end`` (a tight scan, compiled on its own)."""
-    while i < hi and next_t[i] >= end and recall_t[i] >= end:
-        i += 1
-    return i
+def collect_kernel(next_t, recall_t, end, chunk, bits, c0, c1):
+    """The epoch's bitmap of shoppers with a visit candidate or a cart recall before
+    ``end``: bit b of ``bits[c, k]`` is shopper ``c * chunk + 64 k + b`` (a tight pass
+    over two arrays, compiled on its own so that it stays one)."""
+    N = next_t.shape[0]
+    e32 = np.float32(end)  # an integer hour: exact, and a float32 compare vectorizes
+    for c in range(c0, c1):
+        lo = c * chunk
+        hi = min(N, lo + chunk)
+        for k in range(bits.shape[1]):
+            base = lo + 64 * k
+            n = min(64, hi - base)
+            w = np.uint64(0)
+            if n == 64:
+                a = next_t[base : base + 64]
+                r = recall_t[base : base + 64]
+                for b in range(64):
+                    w |= np.uint64((a[b] < e32) | (r[b] < e32)) << np.uint64(b)
+            else:
+                for b in range(max(n, 0)):
+                    hit = (next_t[base + b] < e32) | (recall_t[base + b] < e32)
+                    w |= np.uint64(hit) << np.uint64(b)
+            bits[c, k] = w
+
+
+@inline
+def next_active(words, lo, hi, i):
+    """The first shopper from i on with its bit set in the chunk's words (hi if none)."""
+    if i >= hi:
+        return hi
+    k = (i - lo) >> 6
+    w = words[k] & (np.uint64(0xFFFFFFFFFFFFFFFF) << np.uint64((i - lo) & 63))
+    while w == 0:
+        k += 1
+        if k >= words.shape[0]:
+            return hi
+        w = words[k]
+    return min(hi, lo + 64 * k + int(trailing_zeros(w)))
 
 
 @inline
@@ -1084,6 +1116,7 @@ def epoch_kernel(
     part_mech,
     part_cpn,
     part_msg,
+    bits,
     Pd,
     pend_count,
     resume,
@@ -1121,11 +1154,12 @@ def epoch_kernel(
         cap = Pd.kind.shape[1]
         # the shoppers with an event in the epoch, in index order; while one is served,
         # the state of the next is brought into the cache
-        i = next_active(St.next_t, St.recall_t, end, max(lo, resume[c]), hi)
+        words = bits[c]
+        i = next_active(words, lo, hi, max(lo, resume[c]))
         while i < hi:
             if npend >= cap:
                 break  # the pending table is full: the caller grows it and resumes at i
-            nxt = next_active(St.next_t, St.recall_t, end, i + 1, hi)
+            nxt = next_active(words, lo, hi, i + 1)
             if nxt < hi:
                 prefetch_shopper(St, nxt)
             Pd.kind[c, npend] = PEND_NONE

@@ -115,6 +115,7 @@ class ShopperModel:
         width = pending_width or max(16, self.chunk // 64)
         self._pend = new_pending(n_chunks, max(1, int(width)))
         self._resume = np.zeros(n_chunks, np.int64)
+        self._bits = np.zeros((n_chunks, (self.chunk + 63) // 64), np.uint64)
         self._chunk_end = np.minimum(np.arange(1, n_chunks + 1) * self.chunk, self.n)
         self._scratch = np.zeros((n_chunks, 2, NM))
         self.log_every = max(0, int(log_every))
@@ -190,12 +191,17 @@ class ShopperModel:
             raise RuntimeError("the campaign is over")
         self.dyn[0] = float(self._scarcity(e))
         self._resume[:] = 0
+        self._parallel(
+            K.collect_kernel, self.state.next_t, self.state.recall_t, float(e + 1), self.chunk,
+            self._bits,
+        )  # fmt: skip
         while True:
             self._parallel(
                 K.epoch_kernel,
                 self.P, self.state, self.keys, e, self.chunk, self.dyn, self.coupon_left,
                 self.flash_left, self.first_n_left, self.promise, self._part, self._part_mech,
-                self._part_cpn, self._part_msg, self._pend, self._pend_count, self._resume,
+                self._part_cpn, self._part_msg, self._bits, self._pend, self._pend_count,
+                self._resume,
                 self._scratch, self.log_every, self._log_buf, self._log_count,
             )  # fmt: skip
             if (self._resume >= self._chunk_end).all():

@@ -1,11 +1,13 @@
-"""A software prefetch for numba kernels (``llvm.prefetch``).
+"""Two LLVM intrinsics for the numba kernels.
 
-The epoch kernel visits the shoppers with an event in the epoch, a few percent of
-them, scattered over state arrays far larger than the cache: each visit used to
-start with a dozen cache misses, one per state array, paid one after the other.
-Prefetching the state of the shopper a few places ahead in the list overlaps them
-with the work on the current one. A prefetch is a hint: it never faults and never
-changes a result.
+* ``prefetch(arr, i)`` (``llvm.prefetch``). The epoch kernel visits the shoppers with
+  an event in the epoch, a few percent of them, scattered over state arrays far
+  larger than the cache: each visit used to start with cache misses paid one after
+  the other. Prefetching the state of the next shopper overlaps them with the work
+  on the current one. A prefetch is a hint: it never faults and never changes a
+  result.
+* ``trailing_zeros(w)`` (``llvm.cttz``, one ``tzcnt`` instruction): the next set bit
+  of the epoch's bitmap of shoppers with an event.
 """
 
 from __future__ import annotations
@@ -45,3 +47,23 @@ def _prefetch(typingctx, arr, idx):  # pragma: no cover (compiled)
 
 prefetch = cast("Callable[[Any, int], None]", _prefetch)
 """``prefetch(arr, i)`` in a compiled function: bring ``arr[i]`` into the cache."""
+
+
+@intrinsic
+def _trailing_zeros(typingctx, word):  # pragma: no cover (compiled)
+    """The number of trailing zero bits of a non-zero uint64 (``tzcnt``)."""
+    if not isinstance(word, types.Integer) or word.bitwidth != 64:
+        return None
+    sig = types.uint64(word)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        fnty = ir.FunctionType(i64, [i64, ir.IntType(1)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.cttz.i64")
+        return builder.call(fn, [args[0], ir.IntType(1)(1)])
+
+    return sig, codegen
+
+
+trailing_zeros = cast("Callable[[Any], Any]", _trailing_zeros)
+"""``trailing_zeros(w)`` in a compiled function: the index of the lowest set bit of w != 0."""
