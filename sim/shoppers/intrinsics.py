@@ -52,7 +52,7 @@ prefetch = cast("Callable[[Any, int], None]", _prefetch)
 @intrinsic
 def _trailing_zeros(typingctx, word):  # pragma: no cover (compiled)
     """The number of trailing zero bits of a non-zero uint64 (``tzcnt``)."""
-    if not isinstance(word, types.Integer) or word.bitwidth != 64:
+    if not isinstance(word, types.Integer) or getattr(word, "bitwidth", 0) != 64:
         return None
     sig = types.uint64(word)
 
