@@ -1092,6 +1092,8 @@ def next_active(words, lo, hi, i):
 @inline
 def prefetch_shopper(St, i):
     """Bring the state a session reads first into the cache (a hint: results never change)."""
+    prefetch(St.next_t, i)
+    prefetch(St.recall_t, i)
     prefetch(St.cand, i)
     prefetch(St.u8, i)
     prefetch(St.f4, i)
