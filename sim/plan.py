@@ -26,6 +26,9 @@ from sim.scenario.loader import content_hash
 from sim.scenario.models import Scenario, Window
 
 MINUTES = 60
+REACH_CHANNELS = 8
+"""Channels whose reach is a per-shopper bit: their lifts are in the class part of the
+visit majorant (the kernels keep the bits in the state)."""
 """Minutes per epoch: the visit intensity is tabulated per minute."""
 
 MECHANISMS: tuple[str, ...] = (
@@ -160,8 +163,12 @@ class SegmentTables:
     params: dict[str, np.ndarray]  # every numeric Segment field, float64 [S]
     region_names: tuple[str, ...]
     region_share: np.ndarray
-    max_lift: np.ndarray  # float64 [S, H]: the largest visit lift a shopper can have
-    visit_cum: np.ndarray  # float64 [S, H*60+1]: cumulative majorant visits per unit activity
+    max_lift: np.ndarray  # float64 [S, H]: the segment part of the visit majorant
+    visit_cum: np.ndarray  # float64 [S, H*60+1]: its cumulative visits per unit activity
+    regime_of: np.ndarray  # int64 [H]: the regime (run of hours with the same class lifts)
+    regime_start: np.ndarray  # int64 [J+1]: first hour of each regime, then H
+    class_lift: np.ndarray  # float64 [Q, S, 2, J]: the class part of the majorant
+    class_cum: np.ndarray  # float64 [Q, S, 2, J+1]: class cumulative at the regime starts
 
 
 @dataclass(frozen=True)
@@ -517,9 +524,15 @@ class _Compiler:
         # every numeric Segment field, nested ones as basket_median, funnel_cart, ...
         numbers = [_numeric_fields(g.model_dump()) for g in pop.segments]
         params = {k: _ro(np.array([n[k] for n in numbers], dtype=np.float64)) for k in numbers[0]}
-        # the largest lift a shopper of each segment can have, per hour
+        # The visit majorant (docs/model.md, "Visits") is the product of a segment part
+        # per hour, tabulated per minute and integrated (message lifts, channels past the
+        # first REACH_CHANNELS), and a class part, constant over runs of hours (regimes):
+        # the lifts of the first REACH_CHANNELS channels that reach the shopper (its reach
+        # pattern q) and, with a deposit paid (d = 1), the presale reminder and rush lifts.
+        Ch = len(ch.names)
+        Cb = min(Ch, REACH_CHANNELS)
         max_lift = np.ones((S, H))
-        for k in range(len(ch.names)):
+        for k in range(Cb, Ch):
             on = np.outer(ch.segments[k], ch.active[k])
             max_lift = np.where(on, max_lift * ch.lift[k], max_lift)
         msg_lift = np.ones((S, H))
@@ -528,13 +541,14 @@ class _Compiler:
             on = np.outer(msg.segments[k], (h + 1 > msg.send[k]) & (h < msg.lift_end[k]))
             msg_lift = np.where(on, np.maximum(msg_lift, msg.lift[k]), msg_lift)
         max_lift *= msg_lift
+        pre_lift = np.ones(H)
         pre = self.s.promotions.presale
         if pre is not None and pre.enabled:
             tail = self.clock.mask(pre.tail_start, pre.tail_end)
             rush = self.clock.mask(pre.tail_end - dt.timedelta(hours=pre.rush_hours), pre.tail_end)
-            max_lift[:, tail] *= max(pre.reminder_lift, 1.0)
-            max_lift[:, rush] *= max(pre.rush_lift, 1.0)
-        # cumulative majorant visits per unit activity, per minute
+            pre_lift[tail] *= max(pre.reminder_lift, 1.0)
+            pre_lift[rush] *= max(pre.rush_lift, 1.0)
+        # cumulative segment-part visits per unit activity, per minute
         rate_per_minute = np.array([g.visit_rate for g in pop.segments]) / (24.0 * MINUTES)
         lam = (
             rate_per_minute[:, None]
@@ -543,6 +557,27 @@ class _Compiler:
         )
         cum = np.zeros((S, H * MINUTES + 1))
         np.cumsum(lam, axis=1, out=cum[:, 1:])
+        # regimes: maximal runs of hours with the same class lifts
+        key = np.vstack([np.asarray(ch.active[:Cb], dtype=np.float64).reshape(Cb, H), pre_lift])
+        new = np.ones(H, dtype=bool)
+        new[1:] = np.any(key[:, 1:] != key[:, :-1], axis=0)
+        starts = np.flatnonzero(new)
+        regime_of = np.cumsum(new) - 1
+        J, Q = len(starts), 1 << Cb
+        q = np.arange(Q)
+        chan = np.ones((Q, S, J))
+        for c in range(Cb):  # in channel order, as the kernels multiply the lifts
+            on = (
+                (((q >> c) & 1) != 0)[:, None, None]
+                & np.asarray(ch.segments[c], dtype=bool)[None, :, None]
+                & np.asarray(ch.active[c], dtype=bool)[starts][None, None, :]
+            )
+            chan = np.where(on, chan * ch.lift[c], chan)
+        class_lift = np.stack([chan, chan * pre_lift[starts]], axis=2)  # [Q, S, 2, J]
+        bounds = np.append(starts, H) * MINUTES
+        mass = cum[:, bounds[1:]] - cum[:, bounds[:-1]]  # [S, J]
+        class_cum = np.zeros((Q, S, 2, J + 1))
+        np.cumsum(class_lift * mass[None, :, None, :], axis=3, out=class_cum[..., 1:])
         rshare = np.array([r.share for r in pop.regions])
         return SegmentTables(
             names=self.segment_names,
@@ -552,6 +587,10 @@ class _Compiler:
             region_share=_ro(rshare),
             max_lift=_ro(max_lift),
             visit_cum=_ro(cum),
+            regime_of=_ro(regime_of.astype(np.int64)),
+            regime_start=_ro(np.append(starts, H).astype(np.int64)),
+            class_lift=_ro(class_lift),
+            class_cum=_ro(class_cum),
         )
 
     # -- promotions ---------------------------------------------------------------

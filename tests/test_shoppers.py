@@ -158,6 +158,39 @@ def test_session_count_with_a_channel_lift_matches_theory():
     assert abs(observed - expected) < 4 * math.sqrt(expected), (observed, expected)
 
 
+def test_depositors_visit_more_in_the_tail_window_as_theory_says():
+    """A deposit moves a shopper into the majorant class carrying the reminder lift: in
+    the tail window its sessions are Poisson with the lifted intensity, everyone else's
+    with the plain one (tail payments off, so deposits are held through the window)."""
+    over = (
+        *PLAIN[:2],
+        PLAIN[3],
+        ("promotions.presale.tail_pay_probability", 0.0),
+        ("promotions.presale.rush_hours", 0.0),
+        ("promotions.presale.reminder_lift", 3.0),
+        ("promotions.presale.uptake", 1.0),
+    )
+    plan = plan_of(over)
+    pre = plan.extras.presale
+    t0, t1 = int(pre["tail_start"]), int(pre["tail_end"])
+    m = ShopperModel(plan, shoppers=N, log_every=1)
+    m.advance_to(t0)
+    held = m.state.deposit > 0
+    assert held.sum() > 300
+    a = m.state.activity.astype(np.float64)
+    seg = m.state.seg.astype(int)
+    log = m.run()["session_log"]
+    cum = plan.segments.visit_cum
+    base = (cum[:, 60 * t1] - cum[:, 60 * t0]) / 1.0  # no segment lifts in this plan
+    assert np.all(plan.segments.max_lift[:, t0:t1] == 1.0)
+    in_window = (log["hour"] >= t0) & (log["hour"] < t1) & (log["kind"] == 0)
+    per_shopper = np.bincount(log["shopper"][in_window], minlength=m.n)
+    for group, lift in ((held, 3.0), (~held, 1.0)):
+        expected = float(np.sum(a[group] * base[seg[group]])) * lift
+        observed = float(per_shopper[group].sum())
+        assert abs(observed - expected) < 4 * math.sqrt(expected), (lift, observed, expected)
+
+
 def test_own_intensity_never_exceeds_the_majorant():
     plan = plan_of()
     m = ShopperModel(plan, shoppers=2000)
@@ -165,7 +198,9 @@ def test_own_intensity_never_exceeds_the_majorant():
         for i in range(0, m.n, 13):
             s = int(m.state.seg[i])
             L = K.lift(m.P, m.state, i, s, e + 0.5, e, np.uint64(0))
-            assert m.P.max_lift[s, e] * (1 + 1e-12) >= L
+            M = K.majorant(m.P, K.class_row(m.P, m.state, i, s), s, e)
+            assert M * (1 + 1e-12) >= L
+            assert m.P.max_lift[s].max() * m.P.class_lift.max() >= M
 
 
 # ---------------------------------------------------------------------------

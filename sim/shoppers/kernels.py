@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit
 
 from sim import rng as R
+from sim.plan import REACH_CHANNELS
 from sim.rng import ACCEPT, DECIDE, INIT, RECALL, SETTLE, VISIT
 from sim.shoppers.intrinsics import prefetch, trailing_zeros
 from sim.shoppers.state import (
@@ -293,7 +294,7 @@ hot = njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]
 inline = njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]
 _PRICE_MECH = np.array(PRICE_MECHANISMS, dtype=np.int64)
 
-REACH_BITS = 8  # channels whose reach draw is kept in the state (U_REACH)
+REACH_BITS = REACH_CHANNELS  # channels whose reach draw is kept in the state (U_REACH)
 
 # session modes
 MODE_VISIT, MODE_RECALL, MODE_CONSOLATION = 0, 1, 2
@@ -360,6 +361,52 @@ def invert(P, s, lam):
 
 
 @inline
+def class_row(P, St, i, s):
+    """The shopper's row of the class tables: reach pattern, segment, deposit paid."""
+    d = 1 if St.f4[i, Q_DEPOSIT] > 0.0 else 0
+    return (int(St.u8[i, U_REACH]) * P.sg.shape[1] + s) * 2 + d
+
+
+@inline
+def majorant(P, row, s, e):
+    """The shopper's majorant lift in epoch e: segment part x class part."""
+    return P.max_lift[s, e] * P.class_lift[row, P.regime_of[e]]
+
+
+@inline
+def class_cum_at(P, row, s, t):
+    """Cumulative majorant visits (per unit activity) of class ``row`` at campaign hour t."""
+    cc = P.class_cum[row]
+    H = P.regime_of.shape[0]
+    if t >= H:
+        return cc[cc.shape[0] - 1]
+    j = P.regime_of[int(t)]
+    return cc[j] + P.class_lift[row, j] * (cum_at(P, s, t) - P.cum[s, 60 * P.regime_start[j]])
+
+
+@inline
+def class_invert(P, row, s, lam):
+    """The campaign hour at which class ``row``'s cumulative majorant reaches lam (inf:
+    never): the regime by a binary search in its cumulative, then the segment part's
+    inversion at the matching point."""
+    cc = P.class_cum[row]
+    J = cc.shape[0] - 1
+    if lam >= cc[J]:
+        return np.inf
+    lo = 0
+    hi = J
+    # invariant: cc[lo] <= lam < cc[hi]
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if cc[mid] <= lam:
+            lo = mid
+        else:
+            hi = mid
+    g = P.cum[s, 60 * P.regime_start[lo]] + (lam - cc[lo]) / P.class_lift[row, lo]
+    return invert(P, s, g)
+
+
+@inline
 def reached(P, reach, key_i, c):
     """Does channel c reach the shopper? A fixed draw; kept in the reach bits for the
     first REACH_BITS channels."""
@@ -371,9 +418,11 @@ def reached(P, reach, key_i, c):
 @inline
 def lift(P, St, i, s, t, e, key_i):
     """The shopper's own visit-intensity multiplier at t (channels, messages, presale, dormancy)."""
-    L = 1.0
     reach = St.u8[i, U_REACH]
-    for c in range(P.ch.shape[1]):
+    # the first REACH_BITS channels: their product, tabulated by reach pattern (the class
+    # lift without a deposit)
+    L = P.class_lift[(int(reach) * P.sg.shape[1] + s) * 2, P.regime_of[e]]
+    for c in range(REACH_BITS, P.ch.shape[1]):
         if P.ch_active[c, e] and P.ch_segs[c, s]:
             if reached(P, reach, key_i, c):
                 L *= P.ch[CH_LIFT, c]
@@ -1044,7 +1093,8 @@ def init_kernel(P, St, keys, chunk, c0, c1):
             St.u8[i, U_REACH] = reach
             St.f4[i, Q_ACTIVITY] = a
             key_v = R.shopper_key(keys[VISIT], i)
-            St.next_t[i] = invert(P, s, R.exponential(key_v, 0) / float(a))
+            row = (reach * P.sg.shape[1] + s) * 2
+            St.next_t[i] = class_invert(P, row, s, R.exponential(key_v, 0) / float(a))
             St.cand[i] = 0
 
 
@@ -1219,7 +1269,7 @@ def epoch_kernel(
                     apply_messages(P, St, i, t, key_i, msg)
                     s = int(St.u8[i, U_SEG])
                     L = lift(P, St, i, s, t, e, key_i)
-                    if R.uniform(key_a, j) * P.max_lift[s, e] < L:
+                    if R.uniform(key_a, j) * majorant(P, class_row(P, St, i, s), s, e) < L:
                         if logged:
                             log_snapshot(acc, St, i, log_buf[c], log_count[c])
                         session(
@@ -1250,8 +1300,13 @@ def epoch_kernel(
                             )
                     j += 1
                     St.cand[i] = j
-                    lam = cum_at(P, s, t) + R.exponential(key_v, j) / float(St.f4[i, Q_ACTIVITY])
-                    St.next_t[i] = invert(P, s, lam)
+                    # the next candidate, from the class the shopper is in now (a deposit
+                    # paid in the session moves it; the process is memoryless)
+                    row = class_row(P, St, i, s)
+                    lam = class_cum_at(P, row, s, t) + R.exponential(key_v, j) / float(
+                        St.f4[i, Q_ACTIVITY]
+                    )
+                    St.next_t[i] = class_invert(P, row, s, lam)
                 if Pd.kind[c, npend] != PEND_NONE:
                     Pd.who[c, npend] = i
                     npend += 1

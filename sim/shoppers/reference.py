@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from sim import rng
-from sim.plan import MECHANISMS, Plan, for_shoppers
+from sim.plan import MECHANISMS, REACH_CHANNELS, Plan, for_shoppers
 from sim.shoppers.tables import (
     CH_FIELDS,
     COUNTER_NAMES,
@@ -202,6 +202,7 @@ class Shopper:
     last_epoch: int = -1  # hour of the last visit
     messages_delivered: int = 0  # messages (in send order) delivered so far
     seen: set[int] = field(default_factory=set)  # messages seen (send order)
+    reach: int = 0  # bit c: reached by channel c (the first REACH_CHANNELS channels)
     pending: Pending | None = None
 
     def holds_any_coupon(self) -> bool:
@@ -279,6 +280,10 @@ class ReferenceModel:
         self.cum = P.cum.tolist()
         self.guide = P.guide.tolist()
         self.max_lift = P.max_lift.tolist()
+        self.class_lift = P.class_lift.tolist()
+        self.class_cum = P.class_cum.tolist()
+        self.regime_of = P.regime_of.tolist()
+        self.regime_start = P.regime_start.tolist()
         self.minute_spike = P.minute_spike.tolist()
         self.seg_cdf = P.seg_cdf.tolist()
         self.reg_cdf = P.reg_cdf.tolist()
@@ -358,8 +363,11 @@ class ReferenceModel:
             coupons=[0] * self.K,
             flash_won=[0] * max(len(self.plan.flash.series_names), 1),
         )
+        for c in range(min(len(self.ch.reach), REACH_CHANNELS)):
+            if float(rng.uniform(keys[rng.INIT], INIT_CHANNEL + c)) < self.ch.reach[c]:
+                sh.reach |= 1 << c
         step = float(rng.exponential(keys[rng.VISIT], 0))
-        sh.next_visit = f32(self.invert(s, step / activity))
+        sh.next_visit = f32(self.class_invert(self.visit_class(sh), s, step / activity))
         return sh
 
     # -- visit times -----------------------------------------------------------------
@@ -395,6 +403,41 @@ class ReferenceModel:
         c0, c1 = cum[m], cum[m + 1]
         frac = (lam - c0) / (c1 - c0) if c1 > c0 else 0.0
         return (m + frac) / 60.0
+
+    # The majorant of a shopper is the segment part (tabulated per minute: message lifts,
+    # channels past the first REACH_CHANNELS) times its class part, constant over runs of
+    # hours (regimes): the lifts of the first REACH_CHANNELS channels that reach it and,
+    # with a deposit paid, the presale reminder and rush lifts.
+    def visit_class(self, sh: Shopper) -> int:
+        """The shopper's row of the class tables: reach pattern, segment, deposit paid."""
+        return (sh.reach * len(self.seg_cdf) + sh.segment) * 2 + (1 if sh.deposit > 0.0 else 0)
+
+    def majorant(self, row: int, s: int, e: int) -> float:
+        """The majorant lift of class ``row`` in hour e."""
+        return self.max_lift[s][e] * self.class_lift[row][self.regime_of[e]]
+
+    def class_cum_at(self, row: int, s: int, t: float) -> float:
+        """Cumulative majorant visits (per unit activity) of class ``row`` at hour t."""
+        cc = self.class_cum[row]
+        if t >= self.H:
+            return cc[-1]
+        j = self.regime_of[int(t)]
+        return cc[j] + self.class_lift[row][j] * (
+            self.cum_at(s, t) - self.cum[s][60 * self.regime_start[j]]
+        )
+
+    def class_invert(self, row: int, s: int, lam: float) -> float:
+        """The hour at which class ``row``'s cumulative majorant reaches lam (inf: never):
+        the last regime whose start is <= lam, then the segment part's inversion."""
+        cc = self.class_cum[row]
+        J = len(cc) - 1
+        if lam >= cc[J]:
+            return INF
+        j = 0
+        while j + 1 < J and cc[j + 1] <= lam:
+            j += 1
+        g = self.cum[s][60 * self.regime_start[j]] + (lam - cc[j]) / self.class_lift[row][j]
+        return self.invert(s, g)
 
     def visit_lift(self, sh: Shopper, t: float) -> float:
         """The shopper's own intensity multiplier at t: channels, messages, presale, dormancy."""
@@ -479,12 +522,16 @@ class ReferenceModel:
             self.deliver_messages(sh, t)
             s = sh.segment
             L = self.visit_lift(sh, t)
-            if float(rng.uniform(sh.keys[rng.ACCEPT], j)) * self.max_lift[s][e] < L:
+            M = self.majorant(self.visit_class(sh), s, e)
+            if float(rng.uniform(sh.keys[rng.ACCEPT], j)) * M < L:
                 self.visit(sh, t, Draws(sh.keys[rng.DECIDE], j * SLOTS))
             j += 1
             sh.candidate = j
+            # the next candidate from the class the shopper is in now (a deposit paid in
+            # the visit moves it; the process is memoryless)
+            row = self.visit_class(sh)
             step = float(rng.exponential(sh.keys[rng.VISIT], j)) / sh.activity
-            sh.next_visit = f32(self.invert(s, self.cum_at(s, t) + step))
+            sh.next_visit = f32(self.class_invert(row, s, self.class_cum_at(row, s, t) + step))
 
     def update_scarcity(self) -> None:
         """Is a scarcity message showing (a limited coupon or first-N below its share)?"""

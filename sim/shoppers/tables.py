@@ -474,7 +474,11 @@ class KPlan(NamedTuple):
     th: np.ndarray
     cum: np.ndarray  # float64 [S, H*60+1] cumulative majorant visits per unit activity
     guide: np.ndarray  # int64 [S, GUIDE+1]
-    max_lift: np.ndarray  # float64 [S, H]
+    max_lift: np.ndarray  # float64 [S, H] the segment part of the visit majorant
+    class_lift: np.ndarray  # float64 [Q*S*2, J] the class part: row (q * S + s) * 2 + d
+    class_cum: np.ndarray  # float64 [Q*S*2, J+1] class cumulative at the regime starts
+    regime_of: np.ndarray  # int64 [H]
+    regime_start: np.ndarray  # int64 [J+1]
     minute_spike: np.ndarray  # bool [H*60]
     seg_cdf: np.ndarray
     reg_cdf: np.ndarray
@@ -552,6 +556,10 @@ def kplan(plan: Plan, behaviour: dict[str, float] | None = None) -> KPlan:
         cum=a(seg.visit_cum),
         guide=_guide(seg.visit_cum),
         max_lift=a(seg.max_lift),
+        class_lift=a(seg.class_lift.reshape(-1, seg.class_lift.shape[-1])),
+        class_cum=a(seg.class_cum.reshape(-1, seg.class_cum.shape[-1])),
+        regime_of=a(seg.regime_of, np.int64),
+        regime_start=a(seg.regime_start, np.int64),
         minute_spike=a(cal.minute_spike, np.bool_),
         seg_cdf=a(np.cumsum(seg.share)),
         reg_cdf=a(np.cumsum(seg.region_share)),
