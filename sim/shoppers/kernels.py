@@ -327,8 +327,11 @@ def cum_at(P, s, t):
 def invert(P, s, lam):
     """The campaign hour at which segment s's cumulative intensity reaches lam (inf: never).
 
-    The guide table gives a bracket of minutes; a binary search inside it finds the
-    minute m with cum[m] <= lam < cum[m + 1].
+    First the hour h with hcum[h] <= lam < hcum[h + 1] (a guide table gives a bracket of
+    hours, a binary search inside it; the hourly table stays in the cache); in an hour
+    whose minutes have the same intensity the cumulative is linear, else the minute m
+    with cum[m] <= lam < cum[m + 1] (a binary search over the hour's minutes), then
+    linear interpolation.
     """
     total = P.sg[SG_CUM_TOTAL, s]
     if lam >= total or total <= 0.0:
@@ -336,28 +339,41 @@ def invert(P, s, lam):
     g = int(lam / total * GUIDE)
     if g >= GUIDE:
         g = GUIDE - 1
-    cum = P.cum[s]
-    last = cum.shape[0] - 1
-    lo = P.guide[s, g]
-    hi = P.guide[s, g + 1] + 1
+    hc = P.hcum[s]
+    last = hc.shape[0] - 1
+    lo = int(P.guide[s, g])
+    hi = int(P.guide[s, g + 1]) + 1
     if hi > last:
         hi = last
     # widen the bracket if rounding put lam outside it
-    while lo > 0 and cum[lo] > lam:
+    while lo > 0 and hc[lo] > lam:
         lo -= 1
-    while hi < last and cum[hi] <= lam:
+    while hi < last and hc[hi] <= lam:
         hi += 1
-    # invariant: cum[lo] <= lam < cum[hi]
+    # invariant: hc[lo] <= lam < hc[hi]
     while hi - lo > 1:
         mid = (lo + hi) >> 1
-        if cum[mid] <= lam:
+        if hc[mid] <= lam:
             lo = mid
         else:
             hi = mid
-    c0 = cum[lo]
-    c1 = cum[lo + 1]
+    c0 = hc[lo]
+    if P.flat[lo]:
+        return lo + (lam - c0) / (hc[lo + 1] - c0)
+    cum = P.cum[s]
+    m0 = lo * 60
+    m1 = m0 + 60
+    # invariant: cum[m0] <= lam < cum[m1]
+    while m1 - m0 > 1:
+        mid = (m0 + m1) >> 1
+        if cum[mid] <= lam:
+            m0 = mid
+        else:
+            m1 = mid
+    c0 = cum[m0]
+    c1 = cum[m0 + 1]
     frac = (lam - c0) / (c1 - c0) if c1 > c0 else 0.0
-    return (lo + frac) / 60.0
+    return (m0 + frac) / 60.0
 
 
 @inline
@@ -381,7 +397,7 @@ def class_cum_at(P, row, s, t):
     if t >= H:
         return cc[cc.shape[0] - 1]
     j = P.regime_of[int(t)]
-    return cc[j] + P.class_lift[row, j] * (cum_at(P, s, t) - P.cum[s, 60 * P.regime_start[j]])
+    return cc[j] + P.class_lift[row, j] * (cum_at(P, s, t) - P.hcum[s, P.regime_start[j]])
 
 
 @inline
@@ -402,7 +418,7 @@ def class_invert(P, row, s, lam):
             lo = mid
         else:
             hi = mid
-    g = P.cum[s, 60 * P.regime_start[lo]] + (lam - cc[lo]) / P.class_lift[row, lo]
+    g = P.hcum[s, P.regime_start[lo]] + (lam - cc[lo]) / P.class_lift[row, lo]
     return invert(P, s, g)
 
 

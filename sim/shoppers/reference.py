@@ -46,6 +46,7 @@ True
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -84,7 +85,6 @@ from sim.shoppers.tables import (
     FL_FIELDS,
     FN_FIELDS,
     GF_FIELDS,
-    GUIDE,
     HR_FIELDS,
     INIT_ACTIVITY,
     INIT_CHANNEL,
@@ -278,7 +278,8 @@ class ReferenceModel:
         self.qt = _named(P.qt, QT_FIELDS, "q_")
         self.th = _named(P.th, TH_FIELDS, "th_")
         self.cum = P.cum.tolist()
-        self.guide = P.guide.tolist()
+        self.hcum = P.hcum.tolist()
+        self.flat = P.flat.tolist()
         self.max_lift = P.max_lift.tolist()
         self.class_lift = P.class_lift.tolist()
         self.class_cum = P.class_cum.tolist()
@@ -385,21 +386,20 @@ class ReferenceModel:
     def invert(self, s: int, lam: float) -> float:
         """The hour at which segment s's cumulative intensity reaches lam (inf: never).
 
-        The minute is the last one whose cumulative value is <= lam (the kernels find
-        it by a binary search in a bracket from the guide table; a scan from the guide
-        entry finds the same minute), then linear interpolation within it.
+        The hour is the one with hcum[h] <= lam < hcum[h + 1] (the kernels search a
+        bracket from the guide table; bisecting the whole table finds the same hour). In
+        an hour whose minutes have the same intensity the cumulative is linear; else the
+        minute is the one with cum[m] <= lam < cum[m + 1], then linear interpolation.
         """
-        cum = self.cum[s]
+        hc = self.hcum[s]
         total = self.sg.cum_total[s]
         if lam >= total or total <= 0.0:
             return INF
-        g = min(int(lam / total * GUIDE), GUIDE)
-        m = self.guide[s][g]
-        last = len(cum) - 1
-        while m > 0 and cum[m] > lam:
-            m -= 1
-        while m < last - 1 and cum[m + 1] <= lam:
-            m += 1
+        h = bisect.bisect_right(hc, lam) - 1
+        if self.flat[h]:
+            return h + (lam - hc[h]) / (hc[h + 1] - hc[h])
+        cum = self.cum[s]
+        m = bisect.bisect_right(cum, lam, 60 * h, 60 * h + 60) - 1
         c0, c1 = cum[m], cum[m + 1]
         frac = (lam - c0) / (c1 - c0) if c1 > c0 else 0.0
         return (m + frac) / 60.0
@@ -423,7 +423,7 @@ class ReferenceModel:
             return cc[-1]
         j = self.regime_of[int(t)]
         return cc[j] + self.class_lift[row][j] * (
-            self.cum_at(s, t) - self.cum[s][60 * self.regime_start[j]]
+            self.cum_at(s, t) - self.hcum[s][self.regime_start[j]]
         )
 
     def class_invert(self, row: int, s: int, lam: float) -> float:
@@ -433,10 +433,8 @@ class ReferenceModel:
         J = len(cc) - 1
         if lam >= cc[J]:
             return INF
-        j = 0
-        while j + 1 < J and cc[j + 1] <= lam:
-            j += 1
-        g = self.cum[s][60 * self.regime_start[j]] + (lam - cc[j]) / self.class_lift[row][j]
+        j = bisect.bisect_right(cc, lam) - 1  # the last regime starting at or below lam
+        g = self.hcum[s][self.regime_start[j]] + (lam - cc[j]) / self.class_lift[row][j]
         return self.invert(s, g)
 
     def visit_lift(self, sh: Shopper, t: float) -> float:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.plan import MECHANISMS, Plan
+from sim.plan import MECHANISMS, MINUTES, Plan
 from sim.scenario.models import Behaviour
 
 # ---------------------------------------------------------------------------
@@ -113,8 +113,8 @@ INIT_SEGMENT, INIT_REGION, INIT_ACTIVITY, INIT_MEMBER, INIT_DORMANT = 0, 1, 2, 4
 INIT_CHANNEL = 1000  # + channel
 INIT_MESSAGE = 2000  # + 2 * message (seen), + 2 * message + 1 (woken)
 
-GUIDE = 4096
-"""Entries of the guide table used to invert the cumulative visit intensity."""
+GUIDE = 2048
+"""Entries of the guide table (over hours) used to invert the cumulative visit intensity."""
 
 BEHAVIOUR_DEFAULTS: dict[str, float] = Behaviour().model_dump()
 """Defaults of the behavioural weights (``[behaviour]`` in a scenario; docs/model.md)."""
@@ -473,7 +473,9 @@ class KPlan(NamedTuple):
     qt: np.ndarray
     th: np.ndarray
     cum: np.ndarray  # float64 [S, H*60+1] cumulative majorant visits per unit activity
-    guide: np.ndarray  # int64 [S, GUIDE+1]
+    hcum: np.ndarray  # float64 [S, H+1] the same at the hour marks (stays in the cache)
+    guide: np.ndarray  # int32 [S, GUIDE+1] hour brackets for the inversion
+    flat: np.ndarray  # bool [H] the hour's minutes all have the same intensity
     max_lift: np.ndarray  # float64 [S, H] the segment part of the visit majorant
     class_lift: np.ndarray  # float64 [Q*S*2, J] the class part: row (q * S + s) * 2 + d
     class_cum: np.ndarray  # float64 [Q*S*2, J+1] class cumulative at the regime starts
@@ -516,17 +518,17 @@ def _pack(fields: dict[str, object], names: tuple[str, ...]) -> np.ndarray:
     return out
 
 
-def _guide(cum: np.ndarray) -> np.ndarray:
-    """guide[s, g]: the last minute m with cum[s, m] <= g / GUIDE * total (search bracket)."""
-    S = cum.shape[0]
+def _guide(hcum: np.ndarray) -> np.ndarray:
+    """guide[s, g]: the last hour h with hcum[s, h] <= g / GUIDE * total (search bracket)."""
+    S = hcum.shape[0]
     out = np.zeros((S, GUIDE + 1), dtype=np.int32)
     for s in range(S):
-        total = cum[s, -1]
+        total = hcum[s, -1]
         if total <= 0:
             continue
         targets = np.arange(GUIDE + 1) * (total / GUIDE)
-        idx = np.searchsorted(cum[s], targets, side="right") - 1
-        out[s] = np.clip(idx, 0, cum.shape[1] - 2)
+        idx = np.searchsorted(hcum[s], targets, side="right") - 1
+        out[s] = np.clip(idx, 0, hcum.shape[1] - 2)
     return out
 
 
@@ -545,6 +547,7 @@ def kplan(plan: Plan, behaviour: dict[str, float] | None = None) -> KPlan:
         return np.ascontiguousarray(x, dtype=dtype)
 
     S, C, H = len(seg.names), len(plan.categories.names), cal.hours
+    minutes = cal.minute_intensity.reshape(H, MINUTES)
     checkout = np.clip(par["funnel_checkout"], 1e-9, 1 - 1e-9)
     order = np.argsort(ms.send, kind="stable")
     coupon_kinds = [k.kind for k in plan.scenario.promotions.coupons]
@@ -554,7 +557,9 @@ def kplan(plan: Plan, behaviour: dict[str, float] | None = None) -> KPlan:
         peak_end=float(cal.peak_end),
         is_peak=a(cal.phase == cal.peak_phase, np.bool_),
         cum=a(seg.visit_cum),
-        guide=_guide(seg.visit_cum),
+        hcum=a(seg.visit_cum[:, ::MINUTES]),
+        guide=_guide(seg.visit_cum[:, ::MINUTES]),
+        flat=a(np.all(minutes == minutes[:, :1], axis=1), np.bool_),
         max_lift=a(seg.max_lift),
         class_lift=a(seg.class_lift.reshape(-1, seg.class_lift.shape[-1])),
         class_cum=a(seg.class_cum.reshape(-1, seg.class_cum.shape[-1])),
@@ -715,7 +720,6 @@ def kplan(plan: Plan, behaviour: dict[str, float] | None = None) -> KPlan:
         flash_urgency=float(b["flash_urgency"]),
     )
     fields["cum_total"] = seg.visit_cum[:, -1]
-    fields["guide"] = np.asarray(fields["guide"], dtype=np.int64)
     packed: dict[str, np.ndarray] = {g: _pack(fields, names) for g, names in _GROUPS.items()}
     packed["sc"] = np.array([float(fields[n]) for n in SC_FIELDS])  # type: ignore[arg-type]
     for name in _ARRAYS:
