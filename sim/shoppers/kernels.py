@@ -1001,6 +1001,10 @@ def session(
             Pd.t[pc, slot] = t
             acc[s, r, V_FLASH_ATTEMPTS] += 1
             return True
+    # most sessions end here, with no cart: decided before the call, which passes the
+    # plan and the state as hundreds of flattened arguments (shop draws the same number)
+    if St.f4[i, Q_CART] <= 0.0 and R.uniform(key, base + D_CART) >= P.sg[SG_P_CART, s]:
+        return registered
     got = shop(
         P,
         St,
@@ -1331,6 +1335,119 @@ def epoch_kernel(
         pend_count[c] = npend
 
 
+@inline
+def settle_row(
+    P, St, Pd, keys, e, rc_, rk_, dyn, coupon_left, flash_left, fn_left, promise,
+    acc, mech, cpn, fl_stats, fn_stats, disc, cost,
+):  # fmt: skip
+    """Settle one contested action: row ``rk_`` of chunk ``rc_`` of the pending table."""
+    i = int(Pd.who[rc_, rk_])
+    t = float(Pd.t[rc_, rk_])
+    kind = Pd.kind[rc_, rk_]
+    idx = int(Pd.idx[rc_, rk_])
+    val = float(Pd.val[rc_, rk_])
+    s = int(St.u8[i, U_SEG])
+    r = int(St.u8[i, U_REGION])
+    if kind == PEND_CLAIM:
+        for k in range(P.cp.shape[1]):
+            if (idx >> k) & 1:
+                if coupon_left[k] > 0:
+                    coupon_left[k] -= 1
+                    St.held[i, k] += 1
+                    acc[s, r, V_CLAIMS] += 1
+                    cpn[k, 1] += 1
+                else:
+                    cpn[k, 2] += 1
+    elif kind == PEND_FLASH:
+        f = idx
+        key_s = R.shopper_key(keys[SETTLE], i)
+        base = f * SLOTS
+        fl_stats[f, 0] += 1
+        series = int(P.fl[FL_SERIES, f])
+        if flash_left[f] > 0 and St.flash_won[i, series] < P.fl[FL_LIMIT, f]:
+            flash_left[f] -= 1
+            St.flash_won[i, series] += 1
+            for m in range(NM):
+                disc[m] = 0.0
+                cost[m] = 0.0
+            V = P.fl[FL_LIST, f]
+            disc[M_FLASH] = V - P.fl[FL_PRICE, f]
+            acc[s, r, V_FLASH_WINS] += 1
+            book(
+                P, St, i, s, r, t, int(P.fl[FL_CAT, f]), V, 1, disc, cost, acc, mech, key_s,
+                base, disc[M_FLASH] / V, True,
+            )  # fmt: skip
+            fl_stats[f, 1] += 1
+            if flash_left[f] == 0:
+                fl_stats[f, 2] = t - P.fl[FL_OPEN, f]
+        else:
+            fl_stats[f, 3] += 1
+            if R.uniform(key_s, base + D_CONSOLATION) < P.sc[SC_CONSOLATION]:
+                shop(
+                    P, St, Pd, 0, 0, i, t, e, key_s, base, 2, dyn, fn_left, promise, acc, mech,
+                    cpn, disc, cost, P.fl[FL_UTILITY, f], False,
+                )  # fmt: skip
+    elif kind == PEND_FIRST_N:
+        if fn_left[idx] != 0:
+            if fn_left[idx] > 0:
+                fn_left[idx] -= 1
+            rebate = P.fn[FN_DISC, idx] * val
+            if rebate > P.fn[FN_MAX_OFF, idx]:
+                rebate = P.fn[FN_MAX_OFF, idx]
+            rc = cents(rebate)
+            mech[s, r, M_FIRST_N] += rc
+            acc[s, r, V_PAID] -= rc
+            acc[s, r, V_FN_WINS] += 1
+            fn_stats[idx, 0] += 1
+            if fn_left[idx] == 0:
+                fn_stats[idx, 1] = t
+
+
+@hot
+def settle_rows(
+    P, St, Pd, keys, e, pend_count, dyn, coupon_left, flash_left, fn_left, promise,
+    acc, mech, cpn, fl_stats, fn_stats, busy_cp, busy_fl, busy_fn, disc, cost, rows, order,
+):  # fmt: skip
+    """Settle the pending rows: with ``order`` empty, every row whose resources cannot
+    run out, in table order, writing the others' positions into ``rows`` (returns their
+    count); else the rows ``rows[order]``."""
+    width = Pd.who.shape[1]
+    if order.shape[0] > 0:
+        for q in range(order.shape[0]):
+            rc_, rk_ = divmod(rows[order[q]], width)
+            settle_row(
+                P, St, Pd, keys, e, rc_, rk_, dyn, coupon_left, flash_left, fn_left, promise,
+                acc, mech, cpn, fl_stats, fn_stats, disc, cost,
+            )  # fmt: skip
+        return order.shape[0]
+    any_fn = False
+    for q in range(busy_fn.shape[0]):
+        any_fn = any_fn or busy_fn[q]
+    n = 0
+    for c in range(pend_count.shape[0]):
+        for k in range(pend_count[c]):
+            kind = Pd.kind[c, k]
+            idx = int(Pd.idx[c, k])
+            busy = False
+            if kind == PEND_CLAIM:
+                for q in range(busy_cp.shape[0]):
+                    if (idx >> q) & 1 and busy_cp[q]:
+                        busy = True
+            elif kind == PEND_FLASH:
+                busy = busy_fl[idx] or any_fn
+            elif kind == PEND_FIRST_N:
+                busy = busy_fn[idx]
+            if busy:
+                rows[n] = c * width + k
+                n += 1
+                continue
+            settle_row(
+                P, St, Pd, keys, e, c, k, dyn, coupon_left, flash_left, fn_left, promise,
+                acc, mech, cpn, fl_stats, fn_stats, disc, cost,
+            )  # fmt: skip
+    return n
+
+
 @njit(cache=True, nogil=True)
 def settle(
     P,
@@ -1350,120 +1467,51 @@ def settle(
     fl_stats,
     fn_stats,
 ):
-    """Settle the epoch's contested actions in (time, shopper) order."""
-    n = 0
+    """Settle the epoch's contested actions in (time, shopper) order.
+
+    Only the order of actions on a resource that can run out in this epoch (its demand
+    reaches what is left) matters: the others are settled first, in table order, with
+    the outcome they would have in time order (every one of them gets what it asked
+    for, and a shopper has one action per epoch), and only the rest are sorted. A flash
+    attempt is sorted whenever a first-N privilege can run out, because a consolation
+    purchase sees whether the privilege is still open. (The work is done by
+    :func:`settle_rows`, compiled without reference counting; this function allocates.)
+    """
+    K, F, N = coupon_left.shape[0], flash_left.shape[0], fn_left.shape[0]
+    d_cp = np.zeros(K, np.int64)
+    d_fl = np.zeros(F, np.int64)
+    d_fn = np.zeros(N, np.int64)
+    total = 0
     for c in range(pend_count.shape[0]):
-        n += pend_count[c]
-    ids = np.empty(n, dtype=np.int64)
-    ts = np.empty(n, dtype=np.float64)
-    row = np.empty(n, dtype=np.int64)
-    q = 0
-    for c in range(pend_count.shape[0]):
+        total += pend_count[c]
         for k in range(pend_count[c]):
-            ids[q] = Pd.who[c, k]
-            ts[q] = Pd.t[c, k]
-            row[q] = c * Pd.who.shape[1] + k
-            q += 1
-    order = np.argsort(ts, kind="mergesort")  # stable: ties keep shopper order
+            kind = Pd.kind[c, k]
+            idx = int(Pd.idx[c, k])
+            if kind == PEND_CLAIM:
+                for q in range(K):
+                    if (idx >> q) & 1:
+                        d_cp[q] += 1
+            elif kind == PEND_FLASH:
+                d_fl[idx] += 1
+            elif kind == PEND_FIRST_N:
+                d_fn[idx] += 1
+    busy_cp = d_cp >= coupon_left
+    busy_fl = d_fl >= flash_left
+    busy_fn = (fn_left > 0) & (d_fn >= fn_left)
     disc = np.zeros(NM)
     cost = np.zeros(NM)
+    rows = np.empty(total, dtype=np.int64)
+    args = (P, St, Pd, keys, e, pend_count, dyn, coupon_left, flash_left, fn_left, promise,
+            acc, mech, cpn, fl_stats, fn_stats, busy_cp, busy_fl, busy_fn, disc, cost)  # fmt: skip
+    n = settle_rows(*args, rows, np.empty(0, np.int64))
+    if n == 0:
+        return
     width = Pd.who.shape[1]
+    ts = np.empty(n, dtype=np.float64)
     for q in range(n):
-        i = ids[order[q]]
-        t = ts[order[q]]
-        rc_, rk_ = divmod(row[order[q]], width)
-        kind = Pd.kind[rc_, rk_]
-        idx = int(Pd.idx[rc_, rk_])
-        val = float(Pd.val[rc_, rk_])
-        s = int(St.u8[i, U_SEG])
-        r = int(St.u8[i, U_REGION])
-        if kind == PEND_CLAIM:
-            for k in range(P.cp.shape[1]):
-                if (idx >> k) & 1:
-                    if coupon_left[k] > 0:
-                        coupon_left[k] -= 1
-                        St.held[i, k] += 1
-                        acc[s, r, V_CLAIMS] += 1
-                        cpn[k, 1] += 1
-                    else:
-                        cpn[k, 2] += 1
-        elif kind == PEND_FLASH:
-            f = idx
-            key_s = R.shopper_key(keys[SETTLE], i)
-            base = f * SLOTS
-            fl_stats[f, 0] += 1
-            series = int(P.fl[FL_SERIES, f])
-            if flash_left[f] > 0 and St.flash_won[i, series] < P.fl[FL_LIMIT, f]:
-                flash_left[f] -= 1
-                St.flash_won[i, series] += 1
-                for m in range(NM):
-                    disc[m] = 0.0
-                    cost[m] = 0.0
-                V = P.fl[FL_LIST, f]
-                disc[M_FLASH] = V - P.fl[FL_PRICE, f]
-                acc[s, r, V_FLASH_WINS] += 1
-                book(
-                    P,
-                    St,
-                    i,
-                    s,
-                    r,
-                    t,
-                    int(P.fl[FL_CAT, f]),
-                    V,
-                    1,
-                    disc,
-                    cost,
-                    acc,
-                    mech,
-                    key_s,
-                    base,
-                    disc[M_FLASH] / V,
-                    True,
-                )
-                fl_stats[f, 1] += 1
-                if flash_left[f] == 0:
-                    fl_stats[f, 2] = t - P.fl[FL_OPEN, f]
-            else:
-                fl_stats[f, 3] += 1
-                if R.uniform(key_s, base + D_CONSOLATION) < P.sc[SC_CONSOLATION]:
-                    shop(
-                        P,
-                        St,
-                        Pd,
-                        0,
-                        0,
-                        i,
-                        t,
-                        e,
-                        key_s,
-                        base,
-                        2,
-                        dyn,
-                        fn_left,
-                        promise,
-                        acc,
-                        mech,
-                        cpn,
-                        disc,
-                        cost,
-                        P.fl[FL_UTILITY, f],
-                        False,
-                    )
-        elif kind == PEND_FIRST_N:
-            if fn_left[idx] != 0:
-                if fn_left[idx] > 0:
-                    fn_left[idx] -= 1
-                rebate = P.fn[FN_DISC, idx] * val
-                if rebate > P.fn[FN_MAX_OFF, idx]:
-                    rebate = P.fn[FN_MAX_OFF, idx]
-                rc = cents(rebate)
-                mech[s, r, M_FIRST_N] += rc
-                acc[s, r, V_PAID] -= rc
-                acc[s, r, V_FN_WINS] += 1
-                fn_stats[idx, 0] += 1
-                if fn_left[idx] == 0:
-                    fn_stats[idx, 1] = t
+        ts[q] = Pd.t[rows[q] // width, rows[q] % width]
+    order = np.argsort(ts, kind="mergesort")  # stable: ties keep shopper order
+    settle_rows(*args, rows, order)
 
 
 @hot
