@@ -1162,6 +1162,7 @@ def next_active(words, lo, hi, i):
 @inline
 def prefetch_shopper(St, i):
     """Bring the state a session reads first into the cache (a hint: results never change)."""
+    prefetch(St.flash_won, i)
     prefetch(St.next_t, i)
     prefetch(St.recall_t, i)
     prefetch(St.cand, i)
@@ -1228,12 +1229,16 @@ def epoch_kernel(
         # the state of the next is brought into the cache
         words = bits[c]
         i = next_active(words, lo, hi, max(lo, resume[c]))
+        nxt = next_active(words, lo, hi, i + 1)
+        if nxt < hi:
+            prefetch_shopper(St, nxt)
         while i < hi:
             if npend >= cap:
                 break  # the pending table is full: the caller grows it and resumes at i
-            nxt = next_active(words, lo, hi, i + 1)
-            if nxt < hi:
-                prefetch_shopper(St, nxt)
+            # two shoppers ahead: a miss to memory takes longer than one shopper's work
+            nxt2 = next_active(words, lo, hi, nxt + 1)
+            if nxt2 < hi:
+                prefetch_shopper(St, nxt2)
             Pd.kind[c, npend] = PEND_NONE
             Pd.idx[c, npend] = 0
             if True:
@@ -1331,6 +1336,7 @@ def epoch_kernel(
                     Pd.who[c, npend] = i
                     npend += 1
             i = nxt
+            nxt = nxt2
         resume[c] = i
         pend_count[c] = npend
 
@@ -1426,6 +1432,8 @@ def settle_rows(
     n = 0
     for c in range(pend_count.shape[0]):
         for k in range(pend_count[c]):
+            if k + 4 < pend_count[c]:
+                prefetch_shopper(St, Pd.who[c, k + 4])
             kind = Pd.kind[c, k]
             idx = int(Pd.idx[c, k])
             busy = False
