@@ -1409,28 +1409,51 @@ def settle_row(
                 fn_stats[idx, 1] = t
 
 
+@njit(cache=True, nogil=True)
+def settle_busy(Pd, pend_count, coupon_left, flash_left, fn_left):
+    """Which resources can run out in this epoch's settlement (demand reaches what is
+    left): (coupons, flash slots, first-N privileges)."""
+    K, F, N = coupon_left.shape[0], flash_left.shape[0], fn_left.shape[0]
+    d_cp = np.zeros(K, np.int64)
+    d_fl = np.zeros(F, np.int64)
+    d_fn = np.zeros(N, np.int64)
+    for c in range(pend_count.shape[0]):
+        for k in range(pend_count[c]):
+            kind = Pd.kind[c, k]
+            idx = int(Pd.idx[c, k])
+            if kind == PEND_CLAIM:
+                for q in range(K):
+                    if (idx >> q) & 1:
+                        d_cp[q] += 1
+            elif kind == PEND_FLASH:
+                d_fl[idx] += 1
+            elif kind == PEND_FIRST_N:
+                d_fn[idx] += 1
+    return d_cp >= coupon_left, d_fl >= flash_left, (fn_left > 0) & (d_fn >= fn_left)
+
+
 @hot
-def settle_rows(
-    P, St, Pd, keys, e, pend_count, dyn, coupon_left, flash_left, fn_left, promise,
-    acc, mech, cpn, fl_stats, fn_stats, busy_cp, busy_fl, busy_fn, disc, cost, rows, order,
+def settle_free(
+    P, St, Pd, keys, e, pend_count, dyn, left_cp, left_fl, left_fn, promise, part,
+    part_mech, part_cpn, fl_part, fn_part, busy_cp, busy_fl, busy_fn, scratch, busy_row,
+    c0, c1,
 ):  # fmt: skip
-    """Settle the pending rows: with ``order`` empty, every row whose resources cannot
-    run out, in table order, writing the others' positions into ``rows`` (returns their
-    count); else the rows ``rows[order]``."""
-    width = Pd.who.shape[1]
-    if order.shape[0] > 0:
-        for q in range(order.shape[0]):
-            rc_, rk_ = divmod(rows[order[q]], width)
-            settle_row(
-                P, St, Pd, keys, e, rc_, rk_, dyn, coupon_left, flash_left, fn_left, promise,
-                acc, mech, cpn, fl_stats, fn_stats, disc, cost,
-            )  # fmt: skip
-        return order.shape[0]
+    """The settlement's first pass over the pending rows of chunks [c0, c1), in table
+    order: every row whose resources cannot run out in this epoch is settled (its
+    outcome does not depend on the order), the others are flagged in ``busy_row``.
+
+    A group of chunks adds into the rows ``c0`` of the partial arrays and takes from its
+    own copies of what is left (``left_*[c0]``): rows of different chunks touch different
+    shoppers, so groups run in parallel.
+    """
+    acc, mech, cpn = part[c0], part_mech[c0], part_cpn[c0]
+    fl_stats, fn_stats = fl_part[c0], fn_part[c0]
+    coupon_left, flash_left, fn_left = left_cp[c0], left_fl[c0], left_fn[c0]
+    disc, cost = scratch[c0, 0], scratch[c0, 1]
     any_fn = False
     for q in range(busy_fn.shape[0]):
         any_fn = any_fn or busy_fn[q]
-    n = 0
-    for c in range(pend_count.shape[0]):
+    for c in range(c0, c1):
         for k in range(pend_count[c]):
             if k + 4 < pend_count[c]:
                 prefetch_shopper(St, Pd.who[c, k + 4])
@@ -1445,15 +1468,27 @@ def settle_rows(
                 busy = busy_fl[idx] or any_fn
             elif kind == PEND_FIRST_N:
                 busy = busy_fn[idx]
-            if busy:
-                rows[n] = c * width + k
-                n += 1
-                continue
-            settle_row(
-                P, St, Pd, keys, e, c, k, dyn, coupon_left, flash_left, fn_left, promise,
-                acc, mech, cpn, fl_stats, fn_stats, disc, cost,
-            )  # fmt: skip
-    return n
+            busy_row[c, k] = busy
+            if not busy:
+                settle_row(
+                    P, St, Pd, keys, e, c, k, dyn, coupon_left, flash_left, fn_left, promise,
+                    acc, mech, cpn, fl_stats, fn_stats, disc, cost,
+                )  # fmt: skip
+
+
+@hot
+def settle_rows(
+    P, St, Pd, keys, e, dyn, coupon_left, flash_left, fn_left, promise, acc, mech, cpn,
+    fl_stats, fn_stats, disc, cost, rows, order,
+):  # fmt: skip
+    """Settle the pending rows ``rows[order]`` in that order."""
+    width = Pd.who.shape[1]
+    for q in range(order.shape[0]):
+        rc_, rk_ = divmod(rows[order[q]], width)
+        settle_row(
+            P, St, Pd, keys, e, rc_, rk_, dyn, coupon_left, flash_left, fn_left, promise,
+            acc, mech, cpn, fl_stats, fn_stats, disc, cost,
+        )  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
@@ -1474,52 +1509,40 @@ def settle(
     cpn,
     fl_stats,
     fn_stats,
+    busy_row,
 ):
-    """Settle the epoch's contested actions in (time, shopper) order.
+    """The settlement's second pass: the rows flagged by :func:`settle_free` (actions on
+    resources that can run out in this epoch), in (time, shopper) order.
 
-    Only the order of actions on a resource that can run out in this epoch (its demand
-    reaches what is left) matters: the others are settled first, in table order, with
-    the outcome they would have in time order (every one of them gets what it asked
-    for, and a shopper has one action per epoch), and only the rest are sorted. A flash
-    attempt is sorted whenever a first-N privilege can run out, because a consolation
-    purchase sees whether the privilege is still open. (The work is done by
-    :func:`settle_rows`, compiled without reference counting; this function allocates.)
+    Only their order matters: the rows settled in the first pass each got what they
+    asked for, as they would have in time order (and a shopper has one row per epoch). A
+    flash attempt is in this pass whenever a first-N privilege can run out, because a
+    consolation purchase sees whether the privilege is still open. (The rows are settled
+    by :func:`settle_rows`, compiled without reference counting; this function sorts.)
     """
-    K, F, N = coupon_left.shape[0], flash_left.shape[0], fn_left.shape[0]
-    d_cp = np.zeros(K, np.int64)
-    d_fl = np.zeros(F, np.int64)
-    d_fn = np.zeros(N, np.int64)
-    total = 0
+    width = Pd.who.shape[1]
+    n = 0
     for c in range(pend_count.shape[0]):
-        total += pend_count[c]
         for k in range(pend_count[c]):
-            kind = Pd.kind[c, k]
-            idx = int(Pd.idx[c, k])
-            if kind == PEND_CLAIM:
-                for q in range(K):
-                    if (idx >> q) & 1:
-                        d_cp[q] += 1
-            elif kind == PEND_FLASH:
-                d_fl[idx] += 1
-            elif kind == PEND_FIRST_N:
-                d_fn[idx] += 1
-    busy_cp = d_cp >= coupon_left
-    busy_fl = d_fl >= flash_left
-    busy_fn = (fn_left > 0) & (d_fn >= fn_left)
-    disc = np.zeros(NM)
-    cost = np.zeros(NM)
-    rows = np.empty(total, dtype=np.int64)
-    args = (P, St, Pd, keys, e, pend_count, dyn, coupon_left, flash_left, fn_left, promise,
-            acc, mech, cpn, fl_stats, fn_stats, busy_cp, busy_fl, busy_fn, disc, cost)  # fmt: skip
-    n = settle_rows(*args, rows, np.empty(0, np.int64))
+            n += busy_row[c, k]
     if n == 0:
         return
-    width = Pd.who.shape[1]
+    rows = np.empty(n, dtype=np.int64)
     ts = np.empty(n, dtype=np.float64)
-    for q in range(n):
-        ts[q] = Pd.t[rows[q] // width, rows[q] % width]
+    q = 0
+    for c in range(pend_count.shape[0]):
+        for k in range(pend_count[c]):
+            if busy_row[c, k]:
+                rows[q] = c * width + k
+                ts[q] = Pd.t[c, k]
+                q += 1
     order = np.argsort(ts, kind="mergesort")  # stable: ties keep shopper order
-    settle_rows(*args, rows, order)
+    disc = np.zeros(NM)
+    cost = np.zeros(NM)
+    settle_rows(
+        P, St, Pd, keys, e, dyn, coupon_left, flash_left, fn_left, promise, acc, mech, cpn,
+        fl_stats, fn_stats, disc, cost, rows, order,
+    )  # fmt: skip
 
 
 @hot

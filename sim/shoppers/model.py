@@ -134,6 +134,9 @@ class ShopperModel:
         self.flash_stats[:, 2] = np.nan
         self.first_n_stats = np.zeros((N, 2))
         self.first_n_stats[:, 1] = np.nan
+        self._fl_part = np.zeros((n_chunks, F, 4))  # the settlement's parallel pass
+        self._fn_part = np.zeros((n_chunks, N, 2))
+        self._busy_row = np.zeros(self._pend.who.shape, np.uint8)
         self.promise = np.zeros(Rn)
         self.dyn = np.zeros(4)
         self.epoch = 0
@@ -235,17 +238,7 @@ class ShopperModel:
         """Second half of an epoch: contested actions in (time, shopper) order, forfeits."""
         e = self.epoch
         if self._pend_count.any():
-            self._settle_acc[:] = 0
-            self._settle_mech[:] = 0
-            K.settle(
-                self.P, self.state, self._pend, self.keys, e, self._pend_count, self.dyn,
-                self.coupon_left, self.flash_left, self.first_n_left, self.promise,
-                self._settle_acc, self._settle_mech, self._settle_cpn, self.flash_stats,
-                self.first_n_stats,
-            )  # fmt: skip
-            self._pend_count[:] = 0
-            self.counters[e] += self._settle_acc
-            self.mechanisms[e] += self._settle_mech
+            self._settle_pending(e)
         if e == self._forfeit_epoch:
             self._parallel(K.forfeit_kernel, self.P, self.state, self.chunk, self._part)
             self.counters[e] += self._part.sum(axis=0)
@@ -255,6 +248,42 @@ class ShopperModel:
                 K.flush_messages, self.P, self.state, self.keys, self.chunk, self._part_msg
             )
             self.close()
+
+    def _settle_pending(self, e: int) -> None:
+        """Settle the contested actions: those on resources that cannot run out in this
+        epoch in parallel over groups of chunks (each with its own partial counters and
+        copies of what is left), then the others in (time, shopper) order."""
+        pend, left = self._pend, (self.coupon_left, self.flash_left, self.first_n_left)
+        busy = K.settle_busy(pend, self._pend_count, *left)
+        g0 = [a for a, _ in self._groups]
+        copies = [np.empty((self.n_chunks, len(x)), np.int64) for x in left]
+        for cp, x in zip(copies, left, strict=True):
+            cp[g0] = x
+        for a in (self._part, self._part_mech, self._fl_part, self._fn_part):
+            a[g0] = 0
+        if self._busy_row.shape != pend.who.shape:
+            self._busy_row = np.zeros(pend.who.shape, np.uint8)
+        self._parallel(
+            K.settle_free, self.P, self.state, pend, self.keys, e, self._pend_count, self.dyn,
+            *copies, self.promise, self._part, self._part_mech, self._part_cpn, self._fl_part,
+            self._fn_part, *busy, self._scratch, self._busy_row,
+        )  # fmt: skip
+        for x, cp in zip(left, copies, strict=True):
+            x -= (x[None, :] - cp[g0]).sum(axis=0)  # what the groups took
+        self.counters[e] += self._part[g0].sum(axis=0)
+        self.mechanisms[e] += self._part_mech[g0].sum(axis=0)
+        self.flash_stats[:, [0, 1, 3]] += self._fl_part[g0].sum(axis=0)[:, [0, 1, 3]]
+        self.first_n_stats[:, 0] += self._fn_part[g0].sum(axis=0)[:, 0]
+        self._settle_acc[:] = 0
+        self._settle_mech[:] = 0
+        K.settle(
+            self.P, self.state, pend, self.keys, e, self._pend_count, self.dyn, *left,
+            self.promise, self._settle_acc, self._settle_mech, self._settle_cpn,
+            self.flash_stats, self.first_n_stats, self._busy_row,
+        )  # fmt: skip
+        self._pend_count[:] = 0
+        self.counters[e] += self._settle_acc
+        self.mechanisms[e] += self._settle_mech
 
     def _scarcity(self, e: int) -> bool:
         """Is a scarcity message showing (a limited coupon or first-N below its share)?"""

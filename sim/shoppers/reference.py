@@ -443,8 +443,15 @@ class ReferenceModel:
         L = 1.0
         for c in range(len(self.ch.reach)):
             if self.ch_active[c][e] and self.ch_segs[c][s]:
-                # reached by channel c or not: one draw per shopper for the whole campaign
-                if float(rng.uniform(sh.keys[rng.INIT], INIT_CHANNEL + c)) < self.ch.reach[c]:
+                # reached by channel c or not: one draw per shopper for the whole campaign,
+                # kept as bit c for the first REACH_CHANNELS channels
+                if c < REACH_CHANNELS:
+                    reached = (sh.reach >> c) & 1 != 0
+                else:
+                    reached = (
+                        float(rng.uniform(sh.keys[rng.INIT], INIT_CHANNEL + c)) < (self.ch.reach[c])
+                    )
+                if reached:
                     L *= self.ch.lift[c]
         if sh.seen:
             best = 1.0
