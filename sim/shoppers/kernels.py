@@ -34,6 +34,7 @@ from sim.plan import REACH_CHANNELS
 from sim.rng import ACCEPT, DECIDE, INIT, RECALL, SETTLE, VISIT
 from sim.shoppers.intrinsics import prefetch, trailing_zeros
 from sim.shoppers.state import (
+    NO_EVENT,
     Q_ACTIVITY,
     Q_CART,
     Q_DEPOSIT,
@@ -860,10 +861,18 @@ def shop(
 
 
 @inline
+def event_epoch(St, i):
+    """The epoch of the shopper's next event (NO_EVENT: none in the campaign)."""
+    x = min(St.next_t[i], St.recall_t[i])
+    return np.uint16(x) if x < NO_EVENT else np.uint16(NO_EVENT)
+
+
+@inline
 def schedule_recall(P, St, i, s, r, t, key, base, acc):
     if P.sc[SC_RECALL_RATE] > 0.0 and St.recall_t[i] == INF32:
         if R.uniform(key, base + D_RECALL) < P.sc[SC_RECALL_RATE]:
             St.recall_t[i] = t + P.sc[SC_RECALL_DELAY]
+            St.ev[i] = event_epoch(St, i)
             acc[s, r, V_RECALL_SENT] += 1
 
 
@@ -1115,16 +1124,17 @@ def init_kernel(P, St, keys, chunk, c0, c1):
             key_v = R.shopper_key(keys[VISIT], i)
             row = (reach * P.sg.shape[1] + s) * 2
             St.next_t[i] = class_invert(P, row, s, R.exponential(key_v, 0) / float(a))
+            St.ev[i] = event_epoch(St, i)
             St.cand[i] = 0
 
 
 @hot
-def collect_kernel(next_t, recall_t, end, chunk, bits, c0, c1):
-    """The epoch's bitmap of shoppers with a visit candidate or a cart recall before
-    ``end``: bit b of ``bits[c, k]`` is shopper ``c * chunk + 64 k + b`` (a tight pass
-    over two arrays, compiled on its own so that it stays one)."""
-    N = next_t.shape[0]
-    e32 = np.float32(end)  # an integer hour: exact, and a float32 compare vectorizes
+def collect_kernel(ev, e, chunk, bits, c0, c1):
+    """The epoch's bitmap of shoppers with an event (visit candidate or cart recall) in
+    epoch ``e``: bit b of ``bits[c, k]`` is shopper ``c * chunk + 64 k + b`` (a tight pass
+    over two bytes a shopper, compiled on its own so that it stays one)."""
+    N = ev.shape[0]
+    e16 = np.uint16(e)
     for c in range(c0, c1):
         lo = c * chunk
         hi = min(N, lo + chunk)
@@ -1133,14 +1143,12 @@ def collect_kernel(next_t, recall_t, end, chunk, bits, c0, c1):
             n = min(64, hi - base)
             w = np.uint64(0)
             if n == 64:
-                a = next_t[base : base + 64]
-                r = recall_t[base : base + 64]
+                a = ev[base : base + 64]
                 for b in range(64):
-                    w |= np.uint64((a[b] < e32) | (r[b] < e32)) << np.uint64(b)
+                    w |= np.uint64(a[b] <= e16) << np.uint64(b)
             else:
                 for b in range(max(n, 0)):
-                    hit = (next_t[base + b] < e32) | (recall_t[base + b] < e32)
-                    w |= np.uint64(hit) << np.uint64(b)
+                    w |= np.uint64(ev[base + b] <= e16) << np.uint64(b)
             bits[c, k] = w
 
 
@@ -1165,6 +1173,7 @@ def prefetch_shopper(St, i):
     prefetch(St.flash_won, i)
     prefetch(St.next_t, i)
     prefetch(St.recall_t, i)
+    prefetch(St.ev, i)
     prefetch(St.cand, i)
     prefetch(St.u8, i)
     prefetch(St.f4, i)
@@ -1332,6 +1341,7 @@ def epoch_kernel(
                         St.f4[i, Q_ACTIVITY]
                     )
                     St.next_t[i] = class_invert(P, row, s, lam)
+                St.ev[i] = event_epoch(St, i)
                 if Pd.kind[c, npend] != PEND_NONE:
                     Pd.who[c, npend] = i
                     npend += 1
@@ -1484,6 +1494,9 @@ def settle_rows(
     """Settle the pending rows ``rows[order]`` in that order."""
     width = Pd.who.shape[1]
     for q in range(order.shape[0]):
+        if q + 4 < order.shape[0]:
+            ahead = rows[order[q + 4]]
+            prefetch_shopper(St, Pd.who[ahead // width, ahead % width])
         rc_, rk_ = divmod(rows[order[q]], width)
         settle_row(
             P, St, Pd, keys, e, rc_, rk_, dyn, coupon_left, flash_left, fn_left, promise,

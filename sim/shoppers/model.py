@@ -23,7 +23,7 @@ import numpy as np
 from sim.plan import MECHANISMS, Plan, for_shoppers
 from sim.rng import stream_keys
 from sim.shoppers import kernels as K
-from sim.shoppers.state import KPend, new_pending, new_state
+from sim.shoppers.state import NO_EVENT, KPend, new_pending, new_state
 from sim.shoppers.tables import COUNTER_NAMES, MONEY, NM, NV, V_ORDERS, KPlan, kplan
 
 DEFAULT_CHUNK = 16384
@@ -84,6 +84,8 @@ class ShopperModel:
             1, int(threads or os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1)
         )
         self.P: KPlan = kplan(plan, behaviour)
+        if self.P.H >= NO_EVENT:
+            raise ValueError(f"campaigns of {NO_EVENT} hours or more are not supported")
         self.keys = stream_keys(plan.seed if seed is None else seed, replicate)
         self.n = plan.shoppers
         self.chunk = int(chunk)
@@ -194,10 +196,7 @@ class ShopperModel:
             raise RuntimeError("the campaign is over")
         self.dyn[0] = float(self._scarcity(e))
         self._resume[:] = 0
-        self._parallel(
-            K.collect_kernel, self.state.next_t, self.state.recall_t, float(e + 1), self.chunk,
-            self._bits,
-        )  # fmt: skip
+        self._parallel(K.collect_kernel, self.state.ev, e, self.chunk, self._bits)
         while True:
             self._parallel(
                 K.epoch_kernel,

@@ -3,7 +3,8 @@
 Fields a session reads together are packed in two row-major tables (``u8``: seven
 bytes, ``f4``: six float32), so a shopper's visit touches a handful of cache lines
 and the kernels pass a handful of arrays; the times scanned every epoch
-(``next_t``, ``recall_t``) stay in arrays of their own. Columns are named by the
+(``next_t``, ``recall_t``) stay in arrays of their own, and the epoch of the next of
+them in a third (``ev``, two bytes), which is what the epoch's scan reads. Columns are named by the
 ``U_*`` and ``Q_*`` constants; the properties give the columns as views.
 """
 
@@ -17,6 +18,10 @@ import numpy as np
 U_SEG, U_REGION, U_FLAGS, U_DEPOSIT_CAT, U_PURCHASES, U_NEXT_MSG, U_REACH = range(7)
 # columns of KState.f4
 Q_ACTIVITY, Q_CART, Q_DEPOSIT, Q_ENVELOPE, Q_LAST_PURCHASE, Q_FATIGUE = range(6)
+
+
+NO_EVENT = 65535
+"""``KState.ev`` of a shopper with no event left in the campaign (campaigns are shorter)."""
 
 
 class KState(NamedTuple):
@@ -36,6 +41,7 @@ class KState(NamedTuple):
     f4: np.ndarray  # float32 [N, 6] (Q_*)
     next_t: np.ndarray  # float32 next visit candidate (campaign hours)
     recall_t: np.ndarray  # float32 time a cart-recall message brings the shopper back
+    ev: np.ndarray  # uint16 epoch of the next event (candidate or recall; NO_EVENT: none)
     cand: np.ndarray  # uint32 candidates drawn so far (the visit and decision counter)
     last_epoch: np.ndarray  # int16 epoch of the last session (-1: none)
     seen: np.ndarray  # uint16 bit m: message m seen
@@ -73,6 +79,7 @@ def new_state(n: int, coupons: int, series: int) -> KState:
         f4=np.zeros((n, 6), np.float32),
         next_t=np.full(n, np.inf, np.float32),
         recall_t=np.full(n, np.inf, np.float32),
+        ev=np.full(n, NO_EVENT, np.uint16),
         cand=np.zeros(n, np.uint32),
         last_epoch=np.full(n, -1, np.int16),
         seen=np.zeros(n, np.uint16),
