@@ -112,9 +112,9 @@ def test_interrupt_exits_130_without_traceback(baseline_path):
     import time
 
     exe = Path(sys.executable).parent / "promosim"
-    # the baseline at 2 M shoppers runs for a minute or more on one thread
+    # the baseline at 10 M shoppers runs for half a minute or more on one thread
     p = subprocess.Popen(
-        [str(exe), "simulate", str(baseline_path), "--threads", "1"],
+        [str(exe), "simulate", str(baseline_path), "--threads", "1", "--shoppers", "10000000"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
