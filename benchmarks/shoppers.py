@@ -1,6 +1,6 @@
 """Shopper-model throughput and memory on the bundled Double 11 baseline.
 
-    python benchmarks/shoppers.py            # 1 M and 10 M shoppers (several minutes)
+    python benchmarks/shoppers.py            # 1 M and 10 M shoppers, 3 runs each (minutes)
     python benchmarks/shoppers.py --quick    # a small version, under a minute once compiled
     python benchmarks/shoppers.py --big      # also 100 M shoppers for 24 epochs (memory)
 
@@ -25,6 +25,9 @@ import resource
 import sys
 import time
 from pathlib import Path
+
+# OpenBLAS's idle threads spin on the cores the kernels use (seen in perf profiles)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
@@ -74,17 +77,30 @@ def run_model(plan, shoppers: int, threads: int, epochs: int | None = None) -> d
     }
 
 
-def rng_draws_per_s(threads: int, n: int = 20_000_000) -> float:
-    """Uniform draws per second of the counter-based generator, on `threads` threads."""
+def median_run(plan, shoppers: int, threads: int, repeats: int) -> dict:
+    """The run with the median time of `repeats` (the machine is noisy); all times kept."""
+    runs = sorted((run_model(plan, shoppers, threads) for _ in range(repeats)),
+                  key=lambda r: r["run_s"])  # fmt: skip
+    med = dict(runs[len(runs) // 2])
+    med["run_s_all"] = [r["run_s"] for r in runs]
+    return med
+
+
+def rng_draws_per_s(threads: int, n: int = 20_000_000, repeats: int = 3) -> float:
+    """Uniform draws per second of the counter-based generator, on `threads` threads
+    (median of `repeats`)."""
     from concurrent.futures import ThreadPoolExecutor
 
     out = [np.empty(n) for _ in range(threads)]
     key = rng.stream_keys(1, 0)[0]
     rng.fill_uniform(key, 0, 0, out[0][:10])  # compile
-    t = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda k: rng.fill_uniform(key, k, 0, out[k]), range(threads)))
-    return threads * n / (time.perf_counter() - t)
+    rates = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda k: rng.fill_uniform(key, k, 0, out[k]), range(threads)))
+        rates.append(threads * n / (time.perf_counter() - t))
+    return float(np.median(rates))
 
 
 def draws_per_session(plan, shoppers: int) -> float | None:
@@ -125,10 +141,13 @@ def reference_ratio(shoppers: int) -> dict | None:
     t = time.perf_counter()
     ref = ReferenceModel(plan, shoppers=shoppers).run()
     t_ref = time.perf_counter() - t
-    m = ShopperModel(plan, shoppers=shoppers, threads=1)
-    t = time.perf_counter()
-    out = m.run()
-    t_nb = time.perf_counter() - t
+    times = []
+    for _ in range(5):  # a short run: the median of five
+        m = ShopperModel(plan, shoppers=shoppers, threads=1)
+        t = time.perf_counter()
+        out = m.run()
+        times.append(time.perf_counter() - t)
+    t_nb = float(np.median(times))
     s = int(np.sum(out["sessions"]))
     assert s == int(np.sum(ref["sessions"])), "reference and numba disagree"
     return {"shoppers": shoppers, "sessions": s, "reference_s": t_ref, "numba_s": t_nb,
@@ -181,6 +200,7 @@ def main() -> None:
         help="only the 100 M check, merged into the recorded results/shoppers.json",
     )
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--repeats", type=int, default=3, help="runs per size; the median is kept")
     args = ap.parse_args()
     plan = compile_plan(load_scenario(BASELINE))
     if args.big_only:
@@ -194,11 +214,12 @@ def main() -> None:
     runs = []
     for n in sizes:
         for th in sorted({1, args.threads}):
-            r = run_model(plan, n, th)
+            r = median_run(plan, n, th, max(1, args.repeats))
             runs.append(r)
             print(
                 f"{n:>11,} shoppers {th} thread(s): {r['sessions']:>12,} sessions in "
-                f"{r['run_s']:7.2f} s = {r['sessions_per_s'] / 1e6:6.2f} M/s "
+                f"{r['run_s']:7.2f} s (median of {len(r['run_s_all'])}) = "
+                f"{r['sessions_per_s'] / 1e6:6.2f} M/s "
                 f"(init {r['init_s']:.2f} s, {r['sessions_per_shopper']:.1f} sessions/shopper, "
                 f"{r['candidates'] / r['sessions']:.2f} candidates/session, "
                 f"{r['bytes_per_shopper']:.1f} B/shopper)"

@@ -325,6 +325,19 @@ def cum_at(P, s, t):
 
 
 @inline
+def bisect_in(a, lo, hi, x):
+    """The index k in [lo, hi) with a[k] <= x < a[k + 1], given a[lo] <= x < a[hi]
+    (a non-decreasing)."""
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if a[mid] <= x:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@inline
 def invert(P, s, lam):
     """The campaign hour at which segment s's cumulative intensity reaches lam (inf: never).
 
@@ -351,26 +364,12 @@ def invert(P, s, lam):
         lo -= 1
     while hi < last and hc[hi] <= lam:
         hi += 1
-    # invariant: hc[lo] <= lam < hc[hi]
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if hc[mid] <= lam:
-            lo = mid
-        else:
-            hi = mid
+    lo = bisect_in(hc, lo, hi, lam)
     c0 = hc[lo]
     if P.flat[lo]:
         return lo + (lam - c0) / (hc[lo + 1] - c0)
     cum = P.cum[s]
-    m0 = lo * 60
-    m1 = m0 + 60
-    # invariant: cum[m0] <= lam < cum[m1]
-    while m1 - m0 > 1:
-        mid = (m0 + m1) >> 1
-        if cum[mid] <= lam:
-            m0 = mid
-        else:
-            m1 = mid
+    m0 = bisect_in(cum, lo * 60, lo * 60 + 60, lam)  # cum[60 lo] <= lam < cum[60 lo + 60]
     c0 = cum[m0]
     c1 = cum[m0 + 1]
     frac = (lam - c0) / (c1 - c0) if c1 > c0 else 0.0
@@ -410,15 +409,7 @@ def class_invert(P, row, s, lam):
     J = cc.shape[0] - 1
     if lam >= cc[J]:
         return np.inf
-    lo = 0
-    hi = J
-    # invariant: cc[lo] <= lam < cc[hi]
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if cc[mid] <= lam:
-            lo = mid
-        else:
-            hi = mid
+    lo = bisect_in(cc, 0, J, lam)  # cc[0] = 0 <= lam < cc[J]
     g = P.hcum[s, P.regime_start[lo]] + (lam - cc[lo]) / P.class_lift[row, lo]
     return invert(P, s, g)
 
