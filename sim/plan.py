@@ -26,10 +26,10 @@ from sim.scenario.loader import content_hash
 from sim.scenario.models import Scenario, Window
 
 MINUTES = 60
+"""Minutes per epoch: the visit intensity is tabulated per minute."""
 REACH_CHANNELS = 8
 """Channels whose reach is a per-shopper bit: their lifts are in the class part of the
 visit majorant (the kernels keep the bits in the state)."""
-"""Minutes per epoch: the visit intensity is tabulated per minute."""
 
 MECHANISMS: tuple[str, ...] = (
     "price_cut",

@@ -135,6 +135,29 @@ def test_visit_majorant_covers_every_lift(smoke):
     assert seg.max_lift[seg.names.index("new"), send + 1] < seg.max_lift[dormant, send + 1]
 
 
+def test_class_majorant_integrates_the_class_intensity(baseline):
+    """The class cumulative at each regime start is the integral of the segment part x
+    the class part; the class part of a reach pattern is the product of the lifts of the
+    active channels in it that reach the segment, times the presale lifts with a deposit."""
+    seg, ch = baseline.segments, baseline.channels
+    per_minute = np.diff(seg.visit_cum, axis=1)
+    hour = np.arange(per_minute.shape[1]) // MINUTES
+    Q, _, _, J = seg.class_lift.shape
+    assert len(ch.names) == Q.bit_length() - 1 and len(seg.regime_start) == J + 1
+    assert np.all(np.diff(seg.regime_start) > 0)
+    for q, s, d in [(0, 0, 0), (Q - 1, 1, 1), (0b101101, 2, 0), (0b010011, 4, 1)]:
+        lam = per_minute[s] * seg.class_lift[q, s, d, seg.regime_of[hour]]
+        expected = np.concatenate([[0.0], np.cumsum(lam)])[seg.regime_start * MINUTES]
+        np.testing.assert_allclose(seg.class_cum[q, s, d], expected, rtol=1e-9)
+        for j, h in enumerate(seg.regime_start[:-1]):
+            on = [c for c in range(len(ch.names)) if (q >> c) & 1]
+            lift = np.prod([ch.lift[c] for c in on if ch.active[c, h] and ch.segments[c, s]])
+            np.testing.assert_allclose(seg.class_lift[q, s, 0, j], lift, rtol=1e-12)
+    # with a deposit, the tail window carries the reminder lift
+    tail = seg.class_lift[0, 0, 1] / seg.class_lift[0, 0, 0]
+    assert tail.max() >= 2.0 and tail.min() == 1.0
+
+
 def test_deferral_signal_points_at_the_peak(baseline):
     cal = baseline.calendar
     lull = cal.phase == cal.phase_names.index("lull")

@@ -71,6 +71,20 @@ OVERRIDES: dict[str, dict[str, Any]] = {
              "coupon": "wake_15"},
         ],
     },
+    # ten channels (two past the eight kept as reach bits), some with windows and
+    # segments: many reach patterns and regimes of the class majorant
+    "channels": {
+        "marketing.budget": 5_000_000,
+        "marketing.channels": [
+            {"name": f"c{k}", "kind": ("social", "kol", "search", "email", "push")[k % 5],
+             "spend": 20_000 + 5_000 * k, "lift": 1.1 + 0.07 * k,
+             "response": {"max_reach": 0.3 + 0.04 * k, "half_saturation": 40_000},
+             **({"start": D(2026, 11, 9, 6 + k)} if k % 3 == 1 else {}),
+             **({"end": D(2026, 11, 11, 3 + k)} if k % 3 == 2 else {}),
+             **({"segments": ["new", "dormant"]} if k % 4 == 3 else {})}
+            for k in range(10)
+        ],
+    },
 }  # fmt: skip
 
 
@@ -117,7 +131,7 @@ def test_smoke_equal(replicate: int, shoppers: int) -> None:
     assert_same(fast, ref)
 
 
-@pytest.mark.parametrize("case", ["contested", "pricing", "off", "messages"])
+@pytest.mark.parametrize("case", ["contested", "pricing", "off", "messages", "channels"])
 def test_overrides_equal(case: str) -> None:
     fast, ref = run_both(plan_for(case), 1, 1000)
     assert_same(fast, ref)
