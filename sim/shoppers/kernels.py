@@ -377,10 +377,15 @@ def invert(P, s, lam):
 
 
 @inline
+def class_index(P, reach, s, d):
+    """Row of the class tables for reach pattern ``reach``, segment s, deposit paid d."""
+    return (int(reach) * P.sg.shape[1] + s) * 2 + d
+
+
+@inline
 def class_row(P, St, i, s):
     """The shopper's row of the class tables: reach pattern, segment, deposit paid."""
-    d = 1 if St.f4[i, Q_DEPOSIT] > 0.0 else 0
-    return (int(St.u8[i, U_REACH]) * P.sg.shape[1] + s) * 2 + d
+    return class_index(P, St.u8[i, U_REACH], s, 1 if St.f4[i, Q_DEPOSIT] > 0.0 else 0)
 
 
 @inline
@@ -429,7 +434,7 @@ def lift(P, St, i, s, t, e, key_i):
     reach = St.u8[i, U_REACH]
     # the first REACH_BITS channels: their product, tabulated by reach pattern (the class
     # lift without a deposit)
-    L = P.class_lift[(int(reach) * P.sg.shape[1] + s) * 2, P.regime_of[e]]
+    L = P.class_lift[class_index(P, reach, s, 0), P.regime_of[e]]
     for c in range(REACH_BITS, P.ch.shape[1]):
         if P.ch_active[c, e] and P.ch_segs[c, s]:
             if reached(P, reach, key_i, c):
@@ -1113,7 +1118,7 @@ def init_kernel(P, St, keys, chunk, c0, c1):
             St.u8[i, U_REACH] = reach
             St.f4[i, Q_ACTIVITY] = a
             key_v = R.shopper_key(keys[VISIT], i)
-            row = (reach * P.sg.shape[1] + s) * 2
+            row = class_index(P, reach, s, 0)
             St.next_t[i] = class_invert(P, row, s, R.exponential(key_v, 0) / float(a))
             St.ev[i] = event_epoch(St, i)
             St.cand[i] = 0
@@ -1451,9 +1456,6 @@ def settle_free(
     fl_stats, fn_stats = fl_part[c0], fn_part[c0]
     coupon_left, flash_left, fn_left = left_cp[c0], left_fl[c0], left_fn[c0]
     disc, cost = scratch[c0, 0], scratch[c0, 1]
-    any_fn = False
-    for q in range(busy_fn.shape[0]):
-        any_fn = any_fn or busy_fn[q]
     for c in range(c0, c1):
         for k in range(pend_count[c]):
             if k + 4 < pend_count[c]:
@@ -1466,7 +1468,7 @@ def settle_free(
                     if (idx >> q) & 1 and busy_cp[q]:
                         busy = True
             elif kind == PEND_FLASH:
-                busy = busy_fl[idx] or any_fn
+                busy = busy_fl[idx]
             elif kind == PEND_FIRST_N:
                 busy = busy_fn[idx]
             busy_row[c, k] = busy
@@ -1519,10 +1521,11 @@ def settle(
     resources that can run out in this epoch), in (time, shopper) order.
 
     Only their order matters: the rows settled in the first pass each got what they
-    asked for, as they would have in time order (and a shopper has one row per epoch). A
-    flash attempt is in this pass whenever a first-N privilege can run out, because a
-    consolation purchase sees whether the privilege is still open. (The rows are settled
-    by :func:`settle_rows`, compiled without reference counting; this function sorts.)
+    asked for, as they would have in time order (a shopper has one row per epoch, and a
+    flash attempt was made only with stock left and below the per-shopper limit, so one
+    on a slot that cannot sell out wins and makes no consolation purchase, the one thing
+    that reads whether a first-N privilege is still open). (The rows are settled by
+    :func:`settle_rows`, compiled without reference counting; this function sorts.)
     """
     width = Pd.who.shape[1]
     n = 0

@@ -448,9 +448,8 @@ class ReferenceModel:
                 if c < REACH_CHANNELS:
                     reached = (sh.reach >> c) & 1 != 0
                 else:
-                    reached = (
-                        float(rng.uniform(sh.keys[rng.INIT], INIT_CHANNEL + c)) < (self.ch.reach[c])
-                    )
+                    u = float(rng.uniform(sh.keys[rng.INIT], INIT_CHANNEL + c))
+                    reached = u < self.ch.reach[c]
                 if reached:
                     L *= self.ch.lift[c]
         if sh.seen:

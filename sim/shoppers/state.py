@@ -2,10 +2,10 @@
 
 Fields a session reads together are packed in two row-major tables (``u8``: seven
 bytes, ``f4``: six float32), so a shopper's visit touches a handful of cache lines
-and the kernels pass a handful of arrays; the times scanned every epoch
-(``next_t``, ``recall_t``) stay in arrays of their own, and the epoch of the next of
-them in a third (``ev``, two bytes), which is what the epoch's scan reads. Columns are named by the
-``U_*`` and ``Q_*`` constants; the properties give the columns as views.
+and the kernels pass a handful of arrays; the event times (``next_t``, ``recall_t``)
+stay in arrays of their own, and the epoch of the next of them in a third (``ev``, two
+bytes), which is what the epoch's scan reads. Columns are named by the ``U_*`` and
+``Q_*`` constants; the properties give the columns as views.
 """
 
 from __future__ import annotations
