@@ -145,6 +145,25 @@ def test_contested_case_exercises_settlement() -> None:
     assert ref["wins_by_first_n"].min() > 0
 
 
+def test_consolation_while_first_n_runs_out_equal() -> None:
+    """Every flash loser tries a consolation purchase in the epoch in which a first-N
+    privilege runs out: the kernel decides the flash winners in time order and makes
+    the consolation purchases afterwards, in parallel, each seeing the privileges open
+    at its attempt; the reference does it all in time order."""
+    case = dict(OVERRIDES["contested"])
+    case["promotions.first_n"] = [  # a strong pull while it is open, gone when it runs out
+        {"name": "half", "start": D(2026, 11, 11), "n": 4_000, "discount": 0.5, "utility": 8.0}
+    ]
+    plan = compile_plan(load_scenario(SMOKE, case))
+    fast, ref = run_both(plan, 0, 1500, behaviour={"consolation": 1.0})
+    assert_same(fast, ref)
+    out = float(fast["first_n_exhausted_at"][0])
+    assert np.isfinite(out)  # the privilege ran out
+    epoch = np.floor(out)
+    same_epoch = (np.floor(plan.flash.open) == epoch) & np.isfinite(fast["flash_sellout_hours"])
+    assert same_epoch.any()  # a slot of that epoch sold out, so it had losers
+
+
 def test_seed_behaviour_and_promise_equal() -> None:
     """Another seed, other behavioural constants, a long delivery promise."""
     plan = plan_for("smoke")

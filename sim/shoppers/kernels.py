@@ -1347,12 +1347,66 @@ def epoch_kernel(
         pend_count[c] = npend
 
 
+ROW_FREE, ROW_BUSY, ROW_LOST, ROW_WON = 0, 1, 2, 3
+"""``busy_row`` values: settled in the first pass, left for the sorted pass, a flash
+attempt decided in the sorted pass whose outcome (a consolation purchase, a won unit
+booked) is left for the parallel third pass."""
+
+
+@inline
+def flash_decide(P, St, i, t, f, flash_left, fl_stats):
+    """Does shopper ``i``'s attempt at flash slot ``f`` win a unit (stock left, below the
+    per-shopper limit)? Takes the unit and counts the attempt."""
+    fl_stats[f, 0] += 1
+    series = int(P.fl[FL_SERIES, f])
+    if flash_left[f] > 0 and St.flash_won[i, series] < P.fl[FL_LIMIT, f]:
+        flash_left[f] -= 1
+        St.flash_won[i, series] += 1
+        fl_stats[f, 1] += 1
+        if flash_left[f] == 0:
+            fl_stats[f, 2] = t - P.fl[FL_OPEN, f]
+        return True
+    fl_stats[f, 3] += 1
+    return False
+
+
+@inline
+def flash_outcome(
+    P, St, Pd, i, s, r, t, e, f, won, keys, dyn, fn_left, promise, acc, mech, cpn, disc, cost
+):  # fmt: skip
+    """What follows a decided flash attempt: the won unit booked at the flash price, or,
+    for a loser, perhaps a consolation purchase of something else (which reads only
+    whether a first-N privilege is open, besides the shopper's own state)."""
+    key_s = R.shopper_key(keys[SETTLE], i)
+    base = f * SLOTS
+    if won:
+        for m in range(NM):
+            disc[m] = 0.0
+            cost[m] = 0.0
+        V = P.fl[FL_LIST, f]
+        disc[M_FLASH] = V - P.fl[FL_PRICE, f]
+        acc[s, r, V_FLASH_WINS] += 1
+        book(
+            P, St, i, s, r, t, int(P.fl[FL_CAT, f]), V, 1, disc, cost, acc, mech, key_s,
+            base, disc[M_FLASH] / V, True,
+        )  # fmt: skip
+    elif R.uniform(key_s, base + D_CONSOLATION) < P.sc[SC_CONSOLATION]:
+        shop(
+            P, St, Pd, 0, 0, i, t, e, key_s, base, 2, dyn, fn_left, promise, acc,
+            mech, cpn, disc, cost, P.fl[FL_UTILITY, f], False,
+        )  # fmt: skip
+
+
 @inline
 def settle_row(
     P, St, Pd, keys, e, rc_, rk_, dyn, coupon_left, flash_left, fn_left, promise,
-    acc, mech, cpn, fl_stats, fn_stats, disc, cost,
+    acc, mech, cpn, fl_stats, fn_stats, disc, cost, defer, busy_row,
 ):  # fmt: skip
-    """Settle one contested action: row ``rk_`` of chunk ``rc_`` of the pending table."""
+    """Settle one contested action: row ``rk_`` of chunk ``rc_`` of the pending table.
+
+    With ``defer``, a flash attempt is only decided (stock taken, ``busy_row`` set to
+    ``ROW_WON`` or ``ROW_LOST``); :func:`settle_flash` does the rest.
+    """
     i = int(Pd.who[rc_, rk_])
     t = float(Pd.t[rc_, rk_])
     kind = Pd.kind[rc_, rk_]
@@ -1371,34 +1425,14 @@ def settle_row(
                 else:
                     cpn[k, 2] += 1
     elif kind == PEND_FLASH:
-        f = idx
-        key_s = R.shopper_key(keys[SETTLE], i)
-        base = f * SLOTS
-        fl_stats[f, 0] += 1
-        series = int(P.fl[FL_SERIES, f])
-        if flash_left[f] > 0 and St.flash_won[i, series] < P.fl[FL_LIMIT, f]:
-            flash_left[f] -= 1
-            St.flash_won[i, series] += 1
-            for m in range(NM):
-                disc[m] = 0.0
-                cost[m] = 0.0
-            V = P.fl[FL_LIST, f]
-            disc[M_FLASH] = V - P.fl[FL_PRICE, f]
-            acc[s, r, V_FLASH_WINS] += 1
-            book(
-                P, St, i, s, r, t, int(P.fl[FL_CAT, f]), V, 1, disc, cost, acc, mech, key_s,
-                base, disc[M_FLASH] / V, True,
-            )  # fmt: skip
-            fl_stats[f, 1] += 1
-            if flash_left[f] == 0:
-                fl_stats[f, 2] = t - P.fl[FL_OPEN, f]
+        won = flash_decide(P, St, i, t, idx, flash_left, fl_stats)
+        if defer:
+            busy_row[rc_, rk_] = ROW_WON if won else ROW_LOST
         else:
-            fl_stats[f, 3] += 1
-            if R.uniform(key_s, base + D_CONSOLATION) < P.sc[SC_CONSOLATION]:
-                shop(
-                    P, St, Pd, 0, 0, i, t, e, key_s, base, 2, dyn, fn_left, promise, acc, mech,
-                    cpn, disc, cost, P.fl[FL_UTILITY, f], False,
-                )  # fmt: skip
+            flash_outcome(
+                P, St, Pd, i, s, r, t, e, idx, won, keys, dyn, fn_left, promise, acc, mech, cpn,
+                disc, cost,
+            )  # fmt: skip
     elif kind == PEND_FIRST_N:
         if fn_left[idx] != 0:
             if fn_left[idx] > 0:
@@ -1471,30 +1505,60 @@ def settle_free(
                 busy = busy_fl[idx]
             elif kind == PEND_FIRST_N:
                 busy = busy_fn[idx]
-            busy_row[c, k] = busy
+            busy_row[c, k] = ROW_BUSY if busy else ROW_FREE
             if not busy:
                 settle_row(
                     P, St, Pd, keys, e, c, k, dyn, coupon_left, flash_left, fn_left, promise,
-                    acc, mech, cpn, fl_stats, fn_stats, disc, cost,
+                    acc, mech, cpn, fl_stats, fn_stats, disc, cost, False, busy_row,
                 )  # fmt: skip
+
+
+@inline
+def open_privileges(fn_left):
+    """Bit n: first-N privilege n still has places (or has no limit)."""
+    mask = np.uint64(0)
+    for n in range(fn_left.shape[0]):
+        if fn_left[n] != 0:
+            mask |= np.uint64(1) << np.uint64(n)
+    return mask
 
 
 @hot
 def settle_rows(
     P, St, Pd, keys, e, dyn, coupon_left, flash_left, fn_left, promise, acc, mech, cpn,
-    fl_stats, fn_stats, disc, cost, rows, order,
+    fl_stats, fn_stats, disc, cost, rows, order, slot, fmask, defer, busy_row,
 ):  # fmt: skip
-    """Settle the pending rows ``rows[order]`` in that order."""
+    """Settle the pending rows ``rows[order]`` in that order (``defer``: see
+    :func:`settle_row`). ``slot[j]`` is the flash slot of row ``rows[j]`` (-1: not a
+    flash attempt). With ``defer``, an attempt at a slot already sold out is lost
+    without reading the pending table or the shopper (``slot[j]`` becomes -2), which
+    is what most attempts are, and ``fmask[j]`` gets the first-N privileges open when
+    the attempt is decided (all a consolation purchase reads of the settlement)."""
     width = Pd.who.shape[1]
-    for q in range(order.shape[0]):
-        if q + 4 < order.shape[0]:
-            ahead = rows[order[q + 4]]
-            prefetch_shopper(St, Pd.who[ahead // width, ahead % width])
-        rc_, rk_ = divmod(rows[order[q]], width)
+    n = order.shape[0]
+    open_now = open_privileges(fn_left)
+    for q in range(n):
+        if q + 4 < n:
+            ahead = order[q + 4]
+            f = slot[ahead]
+            if not (defer and f >= 0 and flash_left[f] == 0):
+                prefetch_shopper(St, Pd.who[rows[ahead] // width, rows[ahead] % width])
+        j = order[q]
+        f = slot[j]
+        if defer and f >= 0:
+            fmask[j] = open_now
+            if flash_left[f] == 0:
+                fl_stats[f, 0] += 1
+                fl_stats[f, 3] += 1
+                slot[j] = -2
+                continue
+        rc_, rk_ = divmod(rows[j], width)
         settle_row(
             P, St, Pd, keys, e, rc_, rk_, dyn, coupon_left, flash_left, fn_left, promise,
-            acc, mech, cpn, fl_stats, fn_stats, disc, cost,
+            acc, mech, cpn, fl_stats, fn_stats, disc, cost, defer, busy_row,
         )  # fmt: skip
+        if f < 0:
+            open_now = open_privileges(fn_left)
 
 
 @njit(cache=True, nogil=True)
@@ -1516,40 +1580,96 @@ def settle(
     fl_stats,
     fn_stats,
     busy_row,
+    fn_open,
+    defer,
 ):
     """The settlement's second pass: the rows flagged by :func:`settle_free` (actions on
-    resources that can run out in this epoch), in (time, shopper) order.
+    resources that can run out in this epoch), in (time, shopper) order. Returns the
+    number of flash rows left to :func:`settle_flash` (with ``defer``).
 
     Only their order matters: the rows settled in the first pass each got what they
     asked for, as they would have in time order (a shopper has one row per epoch, and a
     flash attempt was made only with stock left and below the per-shopper limit, so one
     on a slot that cannot sell out wins and makes no consolation purchase, the one thing
-    that reads whether a first-N privilege is still open). (The rows are settled by
-    :func:`settle_rows`, compiled without reference counting; this function sorts.)
+    that reads whether a first-N privilege is still open). With ``defer`` (at most 64
+    first-N privileges), this pass only decides who wins a flash unit and notes in
+    ``fn_open`` the privileges open at that moment; what follows (the unit booked, a
+    loser's consolation purchase) touches only the shopper's state, so
+    :func:`settle_flash` does it in parallel. (The rows are
+    settled by :func:`settle_rows`, compiled without reference counting; this function
+    sorts.)
     """
     width = Pd.who.shape[1]
     n = 0
     for c in range(pend_count.shape[0]):
         for k in range(pend_count[c]):
-            n += busy_row[c, k]
+            n += busy_row[c, k] == ROW_BUSY
     if n == 0:
-        return
+        return 0
     rows = np.empty(n, dtype=np.int64)
     ts = np.empty(n, dtype=np.float64)
+    slot = np.empty(n, dtype=np.int64)
     q = 0
+    deferred = 0
     for c in range(pend_count.shape[0]):
         for k in range(pend_count[c]):
-            if busy_row[c, k]:
+            if busy_row[c, k] == ROW_BUSY:
                 rows[q] = c * width + k
                 ts[q] = Pd.t[c, k]
+                flash = Pd.kind[c, k] == PEND_FLASH
+                slot[q] = Pd.idx[c, k] if flash else -1
+                deferred += flash
                 q += 1
     order = np.argsort(ts, kind="mergesort")  # stable: ties keep shopper order
     disc = np.zeros(NM)
     cost = np.zeros(NM)
+    fmask = np.zeros(n, dtype=np.uint64)
     settle_rows(
         P, St, Pd, keys, e, dyn, coupon_left, flash_left, fn_left, promise, acc, mech, cpn,
-        fl_stats, fn_stats, disc, cost, rows, order,
+        fl_stats, fn_stats, disc, cost, rows, order, slot, fmask, defer, busy_row,
     )  # fmt: skip
+    if not defer:
+        return 0
+    for q in range(n):  # in table order: the attempts lost at a sold-out slot, and
+        if slot[q] != -1:  # the privileges open when each attempt was decided
+            rc_, rk_ = rows[q] // width, rows[q] % width
+            fn_open[rc_, rk_] = fmask[q]
+            if slot[q] == -2:
+                busy_row[rc_, rk_] = ROW_LOST
+    return deferred
+
+
+@hot
+def settle_flash(
+    P, St, Pd, keys, e, pend_count, dyn, fn_view, promise, part, part_mech, part_cpn,
+    scratch, busy_row, fn_open, c0, c1,
+):  # fmt: skip
+    """The settlement's third pass over chunks [c0, c1): what follows the flash attempts
+    the sorted pass decided (``ROW_WON``: the unit booked; ``ROW_LOST``: perhaps a
+    consolation purchase, which sees the first-N privileges open when the attempt was
+    decided, ``fn_open``, through the group's row of ``fn_view``). Each touches only
+    its shopper's state and adds into the group's partial counters (rows ``c0``), so
+    groups run in parallel."""
+    acc, mech, cpn = part[c0], part_mech[c0], part_cpn[c0]
+    disc, cost = scratch[c0, 0], scratch[c0, 1]
+    fn_left = fn_view[c0]
+    for c in range(c0, c1):
+        for k in range(pend_count[c]):
+            b = busy_row[c, k]
+            if b < ROW_LOST:
+                continue
+            if k + 4 < pend_count[c]:
+                prefetch_shopper(St, Pd.who[c, k + 4])
+            i = int(Pd.who[c, k])
+            s = int(St.u8[i, U_SEG])
+            r = int(St.u8[i, U_REGION])
+            mask = fn_open[c, k]
+            for n in range(fn_left.shape[0]):
+                fn_left[n] = (mask >> np.uint64(n)) & np.uint64(1)
+            flash_outcome(
+                P, St, Pd, i, s, r, float(Pd.t[c, k]), e, int(Pd.idx[c, k]), b == ROW_WON,
+                keys, dyn, fn_left, promise, acc, mech, cpn, disc, cost,
+            )  # fmt: skip
 
 
 @hot

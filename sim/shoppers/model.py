@@ -139,6 +139,8 @@ class ShopperModel:
         self._fl_part = np.zeros((n_chunks, F, 4))  # the settlement's parallel pass
         self._fn_part = np.zeros((n_chunks, N, 2))
         self._busy_row = np.zeros(self._pend.who.shape, np.uint8)
+        self._fn_open = np.zeros(self._pend.who.shape, np.uint64)  # see K.settle
+        self._fn_view = np.zeros((n_chunks, N), np.int64)
         self.promise = np.zeros(Rn)
         self.dyn = np.zeros(4)
         self.epoch = 0
@@ -251,7 +253,9 @@ class ShopperModel:
     def _settle_pending(self, e: int) -> None:
         """Settle the contested actions: those on resources that cannot run out in this
         epoch in parallel over groups of chunks (each with its own partial counters and
-        copies of what is left), then the others in (time, shopper) order."""
+        copies of what is left), then the others in (time, shopper) order; when no
+        first-N privilege can run out, that pass only decides the flash winners, and
+        the won units and the losers' consolation purchases follow in parallel."""
         pend, left = self._pend, (self.coupon_left, self.flash_left, self.first_n_left)
         busy = K.settle_busy(pend, self._pend_count, *left)
         g0 = [a for a, _ in self._groups]
@@ -275,14 +279,30 @@ class ShopperModel:
         self.first_n_stats[:, 0] += self._fn_part[g0].sum(axis=0)[:, 0]
         self._settle_acc[:] = 0
         self._settle_mech[:] = 0
-        K.settle(
+        # the sorted pass decides the flash winners; what follows them is done in
+        # parallel (a consolation purchase sees the first-N privileges open at its
+        # attempt through a bit mask: at most 64 privileges)
+        if self._fn_open.shape != pend.who.shape:
+            self._fn_open = np.zeros(pend.who.shape, np.uint64)
+        defer = len(self.first_n_left) <= 64
+        deferred = K.settle(
             self.P, self.state, pend, self.keys, e, self._pend_count, self.dyn, *left,
             self.promise, self._settle_acc, self._settle_mech, self._settle_cpn,
-            self.flash_stats, self.first_n_stats, self._busy_row,
+            self.flash_stats, self.first_n_stats, self._busy_row, self._fn_open, defer,
         )  # fmt: skip
-        self._pend_count[:] = 0
         self.counters[e] += self._settle_acc
         self.mechanisms[e] += self._settle_mech
+        if deferred:
+            for a in (self._part, self._part_mech):
+                a[g0] = 0
+            self._parallel(
+                K.settle_flash, self.P, self.state, pend, self.keys, e, self._pend_count,
+                self.dyn, self._fn_view, self.promise, self._part, self._part_mech,
+                self._part_cpn, self._scratch, self._busy_row, self._fn_open,
+            )  # fmt: skip
+            self.counters[e] += self._part[g0].sum(axis=0)
+            self.mechanisms[e] += self._part_mech[g0].sum(axis=0)
+        self._pend_count[:] = 0
 
     def _scarcity(self, e: int) -> bool:
         """Is a scarcity message showing (a limited coupon or first-N below its share)?"""
