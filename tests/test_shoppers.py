@@ -7,6 +7,7 @@ so a difference comes from the plan change, not from noise.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 
 import numpy as np
@@ -92,6 +93,31 @@ def _run(plan, threads, chunk, pending_width=None):
     m = ShopperModel(plan, shoppers=6000, threads=threads, chunk=chunk, pending_width=pending_width)
     m.run()
     return m
+
+
+def test_state_is_one_record_per_shopper():
+    """Every field but the scanned next-event epoch is a view into one record per
+    shopper; the fields do not overlap, and writing one leaves the others alone."""
+    from sim.shoppers.state import new_state, record_layout, state_bytes
+
+    layout, size = record_layout(coupons=6, series=3)
+    spans = sorted(layout.values())
+    assert all(a + n <= b for (a, n), (b, _) in itertools.pairwise(spans))
+    assert spans[-1][0] + spans[-1][1] <= size and size % 8 == 0
+    st = new_state(10, 6, 3)
+    assert state_bytes(st) == 10 * (size + 2)
+    for name, a in st._asdict().items():
+        if name != "ev":
+            assert a.strides[0] == size, name
+    assert np.isinf(st.next_t).all() and np.isinf(st.recall_t).all()
+    assert (st.last_epoch == -1).all() and not st.u8.any() and not st.held.any()
+    st.f4[3, :] = 1.5
+    st.held[3, :] = 7
+    st.flash_won[3, :] = 9
+    st.cand[3] = 2**32 - 1
+    assert np.isinf(st.next_t[3]) and st.last_epoch[3] == -1 and st.seen[3] == 0
+    assert (st.u8[3] == 0).all() and (st.held[3] == 7).all() and st.cand[3] == 2**32 - 1
+    assert (st.f4[[2, 4]] == 0).all() and (st.flash_won[3] == 9).all()
 
 
 def test_replicates_differ_and_repeat():

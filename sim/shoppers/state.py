@@ -1,11 +1,12 @@
-"""The shoppers' state: one row per shopper, in few arrays.
+"""The shoppers' state: one row per shopper, packed in one record.
 
-Fields a session reads together are packed in two row-major tables (``u8``: seven
-bytes, ``f4``: six float32), so a shopper's visit touches a handful of cache lines
-and the kernels pass a handful of arrays; the event times (``next_t``, ``recall_t``)
-stay in arrays of their own, and the epoch of the next of them in a third (``ev``, two
-bytes), which is what the epoch's scan reads. Columns are named by the ``U_*`` and
-``Q_*`` constants; the properties give the columns as views.
+Everything a visit reads or writes about the shopper lies in one record of a few
+dozen bytes (``record_layout``: the float32 fields first, then the integers, then
+the bytes), so serving a shopper touches one or two cache lines, not one per field:
+the fields of ``KState`` are strided views into that one array. Only ``ev``, the
+epoch of the shopper's next event, is an array of its own, because the epoch's scan
+reads it for every shopper. The ``u8`` and ``f4`` columns are named by the ``U_*``
+and ``Q_*`` constants; the properties give the columns as views.
 """
 
 from __future__ import annotations
@@ -73,19 +74,51 @@ class KState(NamedTuple):
         return self.f4[:, Q_DEPOSIT]
 
 
+def record_layout(coupons: int, series: int) -> tuple[dict[str, tuple[int, int]], int]:
+    """Byte offset and size of each field in a shopper's record, and the record size.
+
+    The size is rounded up to a multiple of 8 (the record then stays 4-byte aligned for
+    the float32 and uint32 fields); it is not padded to a cache line, which would cost
+    up to 8 bytes per shopper: a record straddles at most two lines.
+    """
+    fields = (
+        ("f4", 24), ("next_t", 4), ("recall_t", 4), ("cand", 4), ("last_epoch", 2),
+        ("seen", 2), ("u8", 7), ("held", coupons), ("flash_won", series),
+    )  # fmt: skip
+    layout: dict[str, tuple[int, int]] = {}
+    at = 0
+    for name, size in fields:
+        layout[name] = (at, size)
+        at += size
+    return layout, -(-at // 8) * 8
+
+
 def new_state(n: int, coupons: int, series: int) -> KState:
-    return KState(
-        u8=np.zeros((n, 7), np.uint8),
-        f4=np.zeros((n, 6), np.float32),
-        next_t=np.full(n, np.inf, np.float32),
-        recall_t=np.full(n, np.inf, np.float32),
+    """The state of n shoppers, all fields views into one ``[n, record]`` byte array."""
+    layout, size = record_layout(coupons, series)
+    rec = np.zeros((n, size), np.uint8)
+
+    def field(name: str, dtype: type | None = None) -> np.ndarray:
+        a, b = layout[name]
+        v = rec[:, a : a + b]
+        return v if dtype is None else v.view(dtype)
+
+    state = KState(
+        u8=field("u8"),
+        f4=field("f4", np.float32),
+        next_t=field("next_t", np.float32)[:, 0],
+        recall_t=field("recall_t", np.float32)[:, 0],
         ev=np.full(n, NO_EVENT, np.uint16),
-        cand=np.zeros(n, np.uint32),
-        last_epoch=np.full(n, -1, np.int16),
-        seen=np.zeros(n, np.uint16),
-        held=np.zeros((n, coupons), np.uint8),
-        flash_won=np.zeros((n, series), np.uint8),
+        cand=field("cand", np.uint32)[:, 0],
+        last_epoch=field("last_epoch", np.int16)[:, 0],
+        seen=field("seen", np.uint16)[:, 0],
+        held=field("held"),
+        flash_won=field("flash_won"),
     )
+    state.next_t[:] = np.inf
+    state.recall_t[:] = np.inf
+    state.last_epoch[:] = -1
+    return state
 
 
 class KPend(NamedTuple):
@@ -113,4 +146,10 @@ def new_pending(chunks: int, width: int) -> KPend:
 
 
 def state_bytes(state: KState) -> int:
-    return sum(a.nbytes for a in state)
+    """Bytes held by the state (each underlying array once)."""
+    owners: dict[int, int] = {}
+    for a in state:
+        while isinstance(a.base, np.ndarray):
+            a = a.base
+        owners[id(a)] = a.nbytes
+    return sum(owners.values())
