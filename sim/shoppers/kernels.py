@@ -1201,16 +1201,20 @@ def epoch_kernel(
 ):
     """Advance the shoppers of chunks [c0, c1) through epoch e (campaign hours [e, e+1)).
 
+    The group of chunks adds its counts into ``part[c0]`` and ``part_mech[c0]``, which
+    the caller zeroes before the epoch (a rerun after the pending table grew goes on
+    adding to them).
+
     With ``log_every > 0``, every session of a shopper whose index is a multiple of it is
     logged in ``log_buf[c]`` (see :func:`log_session`).
     """
     N = St.u8.shape[0]
     end = float(e + 1)
+    acc = part[c0]  # the group's counters (the caller zeroes them before the epoch)
+    mech = part_mech[c0]
     for c in range(c0, c1):
         disc = scratch[c, 0]
         cost = scratch[c, 1]
-        acc = part[c]
-        mech = part_mech[c]
         cpn = part_cpn[c]
         msg = part_msg[c]
         lo = c * chunk
@@ -1218,8 +1222,6 @@ def epoch_kernel(
         if resume[c] >= hi:
             continue  # done (a rerun after the pending table grew)
         if resume[c] <= lo:
-            acc[:] = 0
-            mech[:] = 0
             log_count[c] = 0
             pend_count[c] = 0
         npend = pend_count[c]

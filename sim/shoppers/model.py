@@ -198,6 +198,9 @@ class ShopperModel:
             raise RuntimeError("the campaign is over")
         self.dyn[0] = float(self._scarcity(e))
         self._resume[:] = 0
+        g0 = [a for a, _ in self._groups]  # each group of chunks counts in its first row
+        self._part[g0] = 0
+        self._part_mech[g0] = 0
         self._parallel(K.collect_kernel, self.state.ev, e, self.chunk, self._bits)
         while True:
             self._parallel(
@@ -211,8 +214,8 @@ class ShopperModel:
             if (self._resume >= self._chunk_end).all():
                 break
             self._widen_pending()
-        self.counters[e] += self._part.sum(axis=0)
-        self.mechanisms[e] += self._part_mech.sum(axis=0)
+        self.counters[e] += self._part[g0].sum(axis=0)
+        self.mechanisms[e] += self._part_mech[g0].sum(axis=0)
         if self.log_every:
             cap = self._log_buf.shape[1]
             for c, n in enumerate(self._log_count):
