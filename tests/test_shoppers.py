@@ -89,6 +89,21 @@ def test_identical_for_any_thread_count_chunk_size_and_pending_width():
         np.testing.assert_array_equal(a[k], d[k], err_msg=k)
 
 
+def test_identical_with_many_groups_of_chunks(monkeypatch):
+    """More groups of chunks than threads (the threads take them in turn): the same
+    results as one thread."""
+    from sim.shoppers import model as model_module
+
+    plan = plan_of()
+    a = _all_outputs(_run(plan, 1, 6000))
+    monkeypatch.setattr(model_module, "GROUP_CHUNKS", 1)
+    m = _run(plan, 2, 300)  # 20 chunks
+    assert len(m._groups) == 2 * model_module.MAX_GROUPS_PER_THREAD
+    b = _all_outputs(m)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
 def _run(plan, threads, chunk, pending_width=None):
     m = ShopperModel(plan, shoppers=6000, threads=threads, chunk=chunk, pending_width=pending_width)
     m.run()

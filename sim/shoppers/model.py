@@ -27,6 +27,12 @@ from sim.shoppers.state import NO_EVENT, KPend, new_pending, new_state
 from sim.shoppers.tables import COUNTER_NAMES, MONEY, NM, NV, V_ORDERS, KPlan, kplan
 
 DEFAULT_CHUNK = 16384
+GROUP_CHUNKS = 32
+"""Chunks per group of chunks (a task of the thread pool) at least, when there are
+several threads..."""
+MAX_GROUPS_PER_THREAD = 8
+"""...and at most this many groups per thread: more groups than threads balance the
+load (a thread that finishes early takes the next group), fewer cost less to set up."""
 
 
 class ShopperModel:
@@ -91,10 +97,11 @@ class ShopperModel:
         self.chunk = int(chunk)
         n_chunks = (self.n + self.chunk - 1) // self.chunk
         self.n_chunks = n_chunks
-        groups = min(self.threads, n_chunks)
+        per_thread = min(MAX_GROUPS_PER_THREAD, max(1, n_chunks // (self.threads * GROUP_CHUNKS)))
+        groups = min(self.threads * per_thread, n_chunks) if self.threads > 1 else 1
         bounds = np.linspace(0, n_chunks, groups + 1).round().astype(int)
         self._groups = [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
-        self._pool = ThreadPoolExecutor(groups) if groups > 1 else None
+        self._pool = ThreadPoolExecutor(self.threads) if groups > 1 else None
         H = self.P.H
         S = len(plan.segments.names)
         Rn = len(plan.segments.region_names)
@@ -152,7 +159,9 @@ class ShopperModel:
         self._parallel(K.init_kernel, self.P, self.state, self.keys, self.chunk)
 
     def _parallel(self, kernel: Callable[..., None], *args: Any) -> None:
-        """Run a nogil kernel over all chunks, one contiguous group of chunks per thread."""
+        """Run a nogil kernel over all chunks: each contiguous group of chunks is a task,
+        and the threads take the tasks in turn (results do not depend on which thread
+        runs which group)."""
         if self._pool is None:
             kernel(*args, 0, self.n_chunks)
             return
