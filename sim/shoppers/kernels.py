@@ -1086,7 +1086,9 @@ def log_session(acc, St, i, t, e, kind, buf, n):
 
 @hot
 def init_kernel(P, St, keys, chunk, c0, c1):
-    """Draw every shopper's segment, region, activity, membership, dormancy and first candidate."""
+    """Draw every shopper's segment, region, activity, membership, dormancy and first
+    candidate, and set its other fields that do not start at zero (the state is
+    allocated without them: see ``new_state``)."""
     N = St.u8.shape[0]
     for c in range(c0, c1):
         lo = c * chunk
@@ -1120,8 +1122,10 @@ def init_kernel(P, St, keys, chunk, c0, c1):
             key_v = R.shopper_key(keys[VISIT], i)
             row = class_index(P, reach, s, 0)
             St.next_t[i] = class_invert(P, row, s, R.exponential(key_v, 0) / float(a))
+            St.recall_t[i] = INF32
             St.ev[i] = event_epoch(St, i)
             St.cand[i] = 0
+            St.last_epoch[i] = -1
 
 
 @hot

@@ -110,7 +110,7 @@ class ShopperModel:
         Fs = max(len(plan.flash.series_names), 1)
         N = len(plan.first_n.names)
         M = len(plan.messages.names)
-        self.state = new_state(self.n, Kc, Fs)
+        self.state = new_state(self.n, Kc, Fs, fill=False)  # init_kernel writes the rest
         self.counters = np.zeros((H, S, Rn, NV), np.int64)
         self.mechanisms = np.zeros((H, S, Rn, NM), np.int64)
         self._part = np.zeros((n_chunks, S, Rn, NV), np.int64)

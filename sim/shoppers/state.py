@@ -93,8 +93,14 @@ def record_layout(coupons: int, series: int) -> tuple[dict[str, tuple[int, int]]
     return layout, -(-at // 8) * 8
 
 
-def new_state(n: int, coupons: int, series: int) -> KState:
-    """The state of n shoppers, all fields views into one ``[n, record]`` byte array."""
+def new_state(n: int, coupons: int, series: int, fill: bool = True) -> KState:
+    """The state of n shoppers, all fields views into one ``[n, record]`` byte array.
+
+    Every field is zero but ``next_t`` and ``recall_t`` (inf: no event) and
+    ``last_epoch`` (-1: no session yet); with ``fill=False`` those three are left at
+    zero too, for a caller that writes them itself (the model's ``init_kernel``, in
+    parallel, which also spares a pass over the whole state).
+    """
     layout, size = record_layout(coupons, series)
     rec = np.zeros((n, size), np.uint8)
 
@@ -115,9 +121,10 @@ def new_state(n: int, coupons: int, series: int) -> KState:
         held=field("held"),
         flash_won=field("flash_won"),
     )
-    state.next_t[:] = np.inf
-    state.recall_t[:] = np.inf
-    state.last_epoch[:] = -1
+    if fill:
+        state.next_t[:] = np.inf
+        state.recall_t[:] = np.inf
+        state.last_epoch[:] = -1
     return state
 
 
