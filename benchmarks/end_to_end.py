@@ -9,7 +9,8 @@ benchmarks/results/end_to_end.json. Ratios are measured in the same run.
 Keys: replicate_seconds_10m (one warm baseline replicate, shoppers + fulfilment,
 in process on every core; at 10 M shoppers, or the --quick size), speedup_2_workers
 (replicates per second on a Dask LocalCluster of 2 single-threaded workers / in
-this process with one thread), peak_rss_mb, crn_variance_reduction (a 10% deeper
+this process with one thread: the median over three pairs of runs made back to back,
+each pair's ratio in speedup_2_workers_pairs), peak_rss_mb, crn_variance_reduction (a 10% deeper
 top threshold tier: (Var A + Var B) / Var(A - B) of GMV over paired replicates),
 fulfilment_share (share of the replicate's time in the fulfilment model).
 """
@@ -80,19 +81,25 @@ def main() -> None:
     rows.append(("replicate (shoppers + fulfilment)", f"{big:,} shoppers", f"{rep_s:.1f} s"))
     rows.append(("  of which fulfilment", "", f"{fulfil_s:.2f} s ({share:.1%})"))
 
-    # 2. replicates per second: 2 single-thread Dask workers vs one thread in process
-    os.environ["NUMBA_NUM_THREADS"] = "1"  # the in-process shopper model reads it: one thread
-    serial = timed(lambda: run(plan, par_reps, shoppers=par_shoppers), 2)
-    del os.environ["NUMBA_NUM_THREADS"]
+    # 2. replicates per second: 2 single-thread Dask workers vs one thread in process,
+    # in pairs run back to back (the machine's speed drifts from minute to minute: the
+    # ratio within a pair is steadier than a ratio of runs minutes apart); the median
+    # of the pairs' ratios
     two_threads = timed(lambda: run(plan, par_reps, shoppers=par_shoppers), 1)  # before Dask
     client, cluster = local_cluster(2)
+    serial, para = [], []
     try:
         run(plan, 2, shoppers=20_000, client=client)  # workers load numba's cache
-        para = timed(lambda: run(plan, par_reps, shoppers=par_shoppers, client=client), 2)
+        for _ in range(3):
+            os.environ["NUMBA_NUM_THREADS"] = "1"  # the in-process model reads it: one thread
+            serial += timed(lambda: run(plan, par_reps, shoppers=par_shoppers), 1)
+            del os.environ["NUMBA_NUM_THREADS"]
+            para += timed(lambda: run(plan, par_reps, shoppers=par_shoppers, client=client), 1)
     finally:
         client.close()
         cluster.close()
-    speedup = statistics.median(serial) / statistics.median(para)
+    ratios = [a / b for a, b in zip(serial, para, strict=True)]
+    speedup = statistics.median(ratios)
     rows.append((f"{par_reps} replicates, 1 thread in process", f"{par_shoppers:,} shoppers",
                  f"{statistics.median(serial):.1f} s"))  # fmt: skip
     rows.append((f"{par_reps} replicates, 2 Dask workers", "", f"{statistics.median(para):.1f} s"))
@@ -118,6 +125,7 @@ def main() -> None:
         "replicate_seconds_all": [round(x[0], 2) for x in reps],
         "fulfilment_share": round(share, 4),
         "speedup_2_workers": round(speedup, 3),
+        "speedup_2_workers_pairs": [round(x, 3) for x in ratios],
         "seconds_serial_1_thread": round(statistics.median(serial), 2),
         "seconds_2_workers": round(statistics.median(para), 2),
         "seconds_in_process_2_threads": round(two_threads[0], 2),
