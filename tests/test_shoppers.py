@@ -90,14 +90,14 @@ def test_identical_for_any_thread_count_chunk_size_and_pending_width():
 
 
 def test_identical_with_many_groups_of_chunks(monkeypatch):
-    """More groups of chunks than threads (the threads take them in turn): the same
-    results as one thread."""
+    """More groups of chunks than threads (the threads take them in turn), with a
+    pending table widened many times: the same results as one thread."""
     from sim.shoppers import model as model_module
 
     plan = plan_of()
     a = _all_outputs(_run(plan, 1, 6000))
     monkeypatch.setattr(model_module, "GROUP_CHUNKS", 1)
-    m = _run(plan, 2, 300)  # 20 chunks
+    m = _run(plan, 2, 300, pending_width=1)  # 20 chunks
     assert len(m._groups) == 2 * model_module.MAX_GROUPS_PER_THREAD
     b = _all_outputs(m)
     for k in a:

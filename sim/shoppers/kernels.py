@@ -789,7 +789,8 @@ def shop(
                 acc[s, r, V_PADDING] += 1
     p, g, c, env, extra = price_basket(P, St, i, s, t, h, cat, V, units, key, base, disc, cost)
     depth = (V - p + cost[M_GIFT] + cost[M_POINTS]) / V
-    # first-N privilege open?
+    # first-N privilege open? (only whether fn_left is 0 is read: the settlement's
+    # third pass passes 0/1 for the privileges open at a flash attempt, see settle)
     fn = -1
     fn_util = 0.0
     for n in range(P.fn.shape[1]):

@@ -265,9 +265,10 @@ class ShopperModel:
     def _settle_pending(self, e: int) -> None:
         """Settle the contested actions: those on resources that cannot run out in this
         epoch in parallel over groups of chunks (each with its own partial counters and
-        copies of what is left), then the others in (time, shopper) order; when no
-        first-N privilege can run out, that pass only decides the flash winners, and
-        the won units and the losers' consolation purchases follow in parallel."""
+        copies of what is left), then the others in (time, shopper) order; that pass
+        only decides the flash winners (with at most 64 first-N privileges, the ones
+        open at each attempt kept as a bit mask), and the won units and the losers'
+        consolation purchases follow in parallel."""
         pend, left = self._pend, (self.coupon_left, self.flash_left, self.first_n_left)
         busy = K.settle_busy(pend, self._pend_count, *left)
         g0 = [a for a, _ in self._groups]
