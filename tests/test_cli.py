@@ -112,6 +112,10 @@ def test_interrupt_exits_130_without_traceback(baseline_path):
     import time
 
     exe = Path(sys.executable).parent / "promosim"
+    # compile (or load) the kernels first, so that the interrupt lands in the run, not in
+    # numba's compiler (a fresh cache in CI takes longer than the wait below)
+    warm = [str(exe), "simulate", str(baseline_path), "--threads", "1", "--shoppers", "2000"]
+    subprocess.run(warm, check=True, capture_output=True, timeout=900)
     # the baseline at 10 M shoppers runs for half a minute or more on one thread
     p = subprocess.Popen(
         [str(exe), "simulate", str(baseline_path), "--threads", "1", "--shoppers", "10000000"],
