@@ -1563,13 +1563,42 @@ def settle_rows(
 
 
 @njit(cache=True, nogil=True)
+def settle_collect(Pd, t_bits, pend_count, busy_row):
+    """The rows flagged by :func:`settle_free` (actions on resources that can run out in
+    this epoch), in table order: their place in the table (``chunk * width + k``), a
+    sort key (the float32 time's bits above the row's number among them: sorting the
+    keys sorts by (time, table order), the bits of a time >= 0 being in its order), the
+    flash slot (-1: not a flash attempt), and how many are flash attempts."""
+    width = Pd.who.shape[1]
+    n = 0
+    for c in range(pend_count.shape[0]):
+        for k in range(pend_count[c]):
+            n += busy_row[c, k] == ROW_BUSY
+    rows = np.empty(n, dtype=np.int64)
+    tkeys = np.empty(n, dtype=np.uint64)
+    slot = np.empty(n, dtype=np.int64)
+    q = 0
+    flashes = 0
+    for c in range(pend_count.shape[0]):
+        for k in range(pend_count[c]):
+            if busy_row[c, k] == ROW_BUSY:
+                rows[q] = c * width + k
+                bits = np.uint64(t_bits[c, k]) if Pd.t[c, k] > 0.0 else np.uint64(0)
+                tkeys[q] = (bits << np.uint64(32)) | np.uint64(q)
+                flash = Pd.kind[c, k] == PEND_FLASH
+                slot[q] = Pd.idx[c, k] if flash else -1
+                flashes += flash
+                q += 1
+    return rows, tkeys, slot, flashes
+
+
+@njit(cache=True, nogil=True)
 def settle(
     P,
     St,
     Pd,
     keys,
     e,
-    pend_count,
     dyn,
     coupon_left,
     flash_left,
@@ -1582,11 +1611,14 @@ def settle(
     fn_stats,
     busy_row,
     fn_open,
+    rows,
+    order,
+    slot,
     defer,
 ):
-    """The settlement's second pass: the rows flagged by :func:`settle_free` (actions on
-    resources that can run out in this epoch), in (time, shopper) order. Returns the
-    number of flash rows left to :func:`settle_flash` (with ``defer``).
+    """The settlement's second pass: the rows ``rows[order]`` from
+    :func:`settle_collect`, sorted by (time, table order). Returns the number of flash
+    rows left to :func:`settle_flash` (with ``defer``).
 
     Only their order matters: the rows settled in the first pass each got what they
     asked for, as they would have in time order (a shopper has one row per epoch, and a
@@ -1596,32 +1628,11 @@ def settle(
     first-N privileges), this pass only decides who wins a flash unit and notes in
     ``fn_open`` the privileges open at that moment; what follows (the unit booked, a
     loser's consolation purchase) touches only the shopper's state, so
-    :func:`settle_flash` does it in parallel. (The rows are
-    settled by :func:`settle_rows`, compiled without reference counting; this function
-    sorts.)
+    :func:`settle_flash` does it in parallel. (The rows are settled by
+    :func:`settle_rows`, compiled without reference counting.)
     """
     width = Pd.who.shape[1]
-    n = 0
-    for c in range(pend_count.shape[0]):
-        for k in range(pend_count[c]):
-            n += busy_row[c, k] == ROW_BUSY
-    if n == 0:
-        return 0
-    rows = np.empty(n, dtype=np.int64)
-    ts = np.empty(n, dtype=np.float64)
-    slot = np.empty(n, dtype=np.int64)
-    q = 0
-    deferred = 0
-    for c in range(pend_count.shape[0]):
-        for k in range(pend_count[c]):
-            if busy_row[c, k] == ROW_BUSY:
-                rows[q] = c * width + k
-                ts[q] = Pd.t[c, k]
-                flash = Pd.kind[c, k] == PEND_FLASH
-                slot[q] = Pd.idx[c, k] if flash else -1
-                deferred += flash
-                q += 1
-    order = np.argsort(ts, kind="mergesort")  # stable: ties keep shopper order
+    n = rows.shape[0]
     disc = np.zeros(NM)
     cost = np.zeros(NM)
     fmask = np.zeros(n, dtype=np.uint64)
@@ -1631,10 +1642,12 @@ def settle(
     )  # fmt: skip
     if not defer:
         return 0
+    deferred = 0
     for q in range(n):  # in table order: the attempts lost at a sold-out slot, and
         if slot[q] != -1:  # the privileges open when each attempt was decided
             rc_, rk_ = rows[q] // width, rows[q] % width
             fn_open[rc_, rk_] = fmask[q]
+            deferred += 1
             if slot[q] == -2:
                 busy_row[rc_, rk_] = ROW_LOST
     return deferred

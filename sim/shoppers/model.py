@@ -298,11 +298,18 @@ class ShopperModel:
         if self._fn_open.shape != pend.who.shape:
             self._fn_open = np.zeros(pend.who.shape, np.uint64)
         defer = len(self.first_n_left) <= 64
-        deferred = K.settle(
-            self.P, self.state, pend, self.keys, e, self._pend_count, self.dyn, *left,
-            self.promise, self._settle_acc, self._settle_mech, self._settle_cpn,
-            self.flash_stats, self.first_n_stats, self._busy_row, self._fn_open, defer,
-        )  # fmt: skip
+        rows, tkeys, slot, _ = K.settle_collect(
+            pend, pend.t.view(np.uint32), self._pend_count, self._busy_row
+        )
+        deferred = 0
+        if len(rows):
+            tkeys.sort()  # numpy's vectorised sort: (time, table order), as the keys are
+            order = (tkeys & np.uint64(0xFFFFFFFF)).astype(np.int64)
+            deferred = K.settle(
+                self.P, self.state, pend, self.keys, e, self.dyn, *left, self.promise,
+                self._settle_acc, self._settle_mech, self._settle_cpn, self.flash_stats,
+                self.first_n_stats, self._busy_row, self._fn_open, rows, order, slot, defer,
+            )  # fmt: skip
         self.counters[e] += self._settle_acc
         self.mechanisms[e] += self._settle_mech
         if deferred:
