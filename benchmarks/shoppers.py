@@ -9,7 +9,8 @@ benchmarks/results/shoppers.json. All ratios are measured in the same run.
 
 Keys: sessions_per_s (both threads, largest size), sessions_per_shopper,
 peak_rss_mb, bytes_per_shopper (state + accumulators), reference_ratio
-(numba / the pure-Python reference, same logic, small N, one thread),
+(numba / the pure-Python reference, same logic, small N, one thread; the median
+of three back-to-back pairs),
 mesa_ratio (numba / a Mesa model of the same decisions, busiest hours),
 rng_limit_fraction (sessions/s divided by the RNG-bound limit: uniform draws/s
 of the generator on the same threads / draws per session).
@@ -138,23 +139,26 @@ def reference_ratio(shoppers: int) -> dict | None:
     except ImportError:
         return None
     plan = compile_plan(load_scenario(ROOT / "scenarios" / "smoke.toml"))
-    ref_times = []
-    for _ in range(3):  # the median of three (the machine is noisy)
+    # three pairs run back to back (the machine's speed drifts): a reference run, then
+    # the median of five numba runs (a short run); the median of the pairs' ratios
+    ref_times, nb_times = [], []
+    for _ in range(3):
         t = time.perf_counter()
         ref = ReferenceModel(plan, shoppers=shoppers).run()
         ref_times.append(time.perf_counter() - t)
-    t_ref = float(np.median(ref_times))
-    times = []
-    for _ in range(5):  # a short run: the median of five
-        m = ShopperModel(plan, shoppers=shoppers, threads=1)
-        t = time.perf_counter()
-        out = m.run()
-        times.append(time.perf_counter() - t)
-    t_nb = float(np.median(times))
+        times = []
+        for _ in range(5):
+            m = ShopperModel(plan, shoppers=shoppers, threads=1)
+            t = time.perf_counter()
+            out = m.run()
+            times.append(time.perf_counter() - t)
+        nb_times.append(float(np.median(times)))
     s = int(np.sum(out["sessions"]))
     assert s == int(np.sum(ref["sessions"])), "reference and numba disagree"
-    return {"shoppers": shoppers, "sessions": s, "reference_s": t_ref, "numba_s": t_nb,
-            "ratio": t_ref / t_nb}  # fmt: skip
+    ratios = [a / b for a, b in zip(ref_times, nb_times, strict=True)]
+    return {"shoppers": shoppers, "sessions": s, "reference_s": float(np.median(ref_times)),
+            "numba_s": float(np.median(nb_times)), "ratio": float(np.median(ratios)),
+            "ratio_pairs": ratios}  # fmt: skip
 
 
 def mesa_ratio(plan, shoppers: int, numba_sessions_per_s_1thread: float) -> dict | None:

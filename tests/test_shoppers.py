@@ -104,6 +104,19 @@ def test_identical_with_many_groups_of_chunks(monkeypatch):
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
+def test_settlement_sorts_the_same_with_numpy_or_numba(monkeypatch):
+    """Few pending rows are sorted inside the settlement kernel, many with numpy: the
+    same order, so the same results."""
+    from sim.shoppers import model as model_module
+
+    plan = plan_of()
+    a = _all_outputs(_run(plan, 2, 1000))
+    monkeypatch.setattr(model_module, "SORT_IN_NUMBA", -1)  # always numpy's sort
+    b = _all_outputs(_run(plan, 2, 1000))
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
 def _run(plan, threads, chunk, pending_width=None):
     m = ShopperModel(plan, shoppers=6000, threads=threads, chunk=chunk, pending_width=pending_width)
     m.run()

@@ -33,6 +33,10 @@ several threads..."""
 MAX_GROUPS_PER_THREAD = 8
 """...and at most this many groups per thread: more groups than threads balance the
 load (a thread that finishes early takes the next group), fewer cost less to set up."""
+SORT_IN_NUMBA = 20_000
+"""Pending rows up to which the settlement sorts its contested rows in the same call
+(numba's sort, no extra calls); above, numpy's vectorised sort (ten times faster on a
+million rows). The order is the same either way."""
 
 
 class ShopperModel:
@@ -298,18 +302,25 @@ class ShopperModel:
         if self._fn_open.shape != pend.who.shape:
             self._fn_open = np.zeros(pend.who.shape, np.uint64)
         defer = len(self.first_n_left) <= 64
-        rows, tkeys, slot, _ = K.settle_collect(
-            pend, pend.t.view(np.uint32), self._pend_count, self._busy_row
-        )
-        deferred = 0
-        if len(rows):
-            tkeys.sort()  # numpy's vectorised sort: (time, table order), as the keys are
-            order = (tkeys & np.uint64(0xFFFFFFFF)).astype(np.int64)
-            deferred = K.settle(
-                self.P, self.state, pend, self.keys, e, self.dyn, *left, self.promise,
-                self._settle_acc, self._settle_mech, self._settle_cpn, self.flash_stats,
-                self.first_n_stats, self._busy_row, self._fn_open, rows, order, slot, defer,
+        t_bits = pend.t.view(np.uint32)
+        stats = (self.flash_stats, self.first_n_stats, self._busy_row, self._fn_open)
+        if self._pend_count.sum() <= SORT_IN_NUMBA:  # one call (few rows)
+            deferred = K.settle_sorted(
+                self.P, self.state, pend, t_bits, self.keys, e, self._pend_count, self.dyn,
+                *left, self.promise, self._settle_acc, self._settle_mech, self._settle_cpn,
+                *stats, defer,
             )  # fmt: skip
+        else:
+            rows, tkeys, slot, _ = K.settle_collect(pend, t_bits, self._pend_count, self._busy_row)
+            deferred = 0
+            if len(rows):
+                tkeys.sort()  # numpy's vectorised sort: (time, table order), as the keys are
+                order = (tkeys & np.uint64(0xFFFFFFFF)).astype(np.int64)
+                deferred = K.settle(
+                    self.P, self.state, pend, self.keys, e, self.dyn, *left, self.promise,
+                    self._settle_acc, self._settle_mech, self._settle_cpn, *stats, rows,
+                    order, slot, defer,
+                )  # fmt: skip
         self.counters[e] += self._settle_acc
         self.mechanisms[e] += self._settle_mech
         if deferred:
