@@ -1567,8 +1567,8 @@ def settle_collect(Pd, t_bits, pend_count, busy_row):
     """The rows flagged by :func:`settle_free` (actions on resources that can run out in
     this epoch), in table order: their place in the table (``chunk * width + k``), a
     sort key (the float32 time's bits above the row's number among them: sorting the
-    keys sorts by (time, table order), the bits of a time >= 0 being in its order), the
-    flash slot (-1: not a flash attempt), and how many are flash attempts."""
+    keys sorts by (time, table order), the bits of a time >= 0 being in its order) and
+    the flash slot (-1: not a flash attempt)."""
     width = Pd.who.shape[1]
     n = 0
     for c in range(pend_count.shape[0]):
@@ -1578,18 +1578,15 @@ def settle_collect(Pd, t_bits, pend_count, busy_row):
     tkeys = np.empty(n, dtype=np.uint64)
     slot = np.empty(n, dtype=np.int64)
     q = 0
-    flashes = 0
     for c in range(pend_count.shape[0]):
         for k in range(pend_count[c]):
             if busy_row[c, k] == ROW_BUSY:
                 rows[q] = c * width + k
                 bits = np.uint64(t_bits[c, k]) if Pd.t[c, k] > 0.0 else np.uint64(0)
                 tkeys[q] = (bits << np.uint64(32)) | np.uint64(q)
-                flash = Pd.kind[c, k] == PEND_FLASH
-                slot[q] = Pd.idx[c, k] if flash else -1
-                flashes += flash
+                slot[q] = Pd.idx[c, k] if Pd.kind[c, k] == PEND_FLASH else -1
                 q += 1
-    return rows, tkeys, slot, flashes
+    return rows, tkeys, slot
 
 
 @njit(cache=True, nogil=True)
@@ -1661,7 +1658,7 @@ def settle_sorted(
     """:func:`settle_collect`, the sort and :func:`settle` in one call, for epochs with few
     pending rows (numba's own sort; the model sorts many rows with numpy's, which is
     faster, in the same order: the keys are distinct)."""
-    rows, tkeys, slot, _ = settle_collect(Pd, t_bits, pend_count, busy_row)
+    rows, tkeys, slot = settle_collect(Pd, t_bits, pend_count, busy_row)
     if rows.shape[0] == 0:
         return 0
     tkeys.sort()

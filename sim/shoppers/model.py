@@ -105,6 +105,7 @@ class ShopperModel:
         groups = min(self.threads * per_thread, n_chunks) if self.threads > 1 else 1
         bounds = np.linspace(0, n_chunks, groups + 1).round().astype(int)
         self._groups = [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+        self._g0 = [a for a, _ in self._groups]  # each group counts in its first chunk's row
         self._pool = ThreadPoolExecutor(self.threads) if groups > 1 else None
         H = self.P.H
         S = len(plan.segments.names)
@@ -211,7 +212,7 @@ class ShopperModel:
             raise RuntimeError("the campaign is over")
         self.dyn[0] = float(self._scarcity(e))
         self._resume[:] = 0
-        g0 = [a for a, _ in self._groups]  # each group of chunks counts in its first row
+        g0 = self._g0
         self._part[g0] = 0
         self._part_mech[g0] = 0
         self._parallel(K.collect_kernel, self.state.ev, e, self.chunk, self._bits)
@@ -275,7 +276,7 @@ class ShopperModel:
         consolation purchases follow in parallel."""
         pend, left = self._pend, (self.coupon_left, self.flash_left, self.first_n_left)
         busy = K.settle_busy(pend, self._pend_count, *left)
-        g0 = [a for a, _ in self._groups]
+        g0 = self._g0
         copies = [np.empty((self.n_chunks, len(x)), np.int64) for x in left]
         for cp, x in zip(copies, left, strict=True):
             cp[g0] = x
@@ -311,7 +312,7 @@ class ShopperModel:
                 *stats, defer,
             )  # fmt: skip
         else:
-            rows, tkeys, slot, _ = K.settle_collect(pend, t_bits, self._pend_count, self._busy_row)
+            rows, tkeys, slot = K.settle_collect(pend, t_bits, self._pend_count, self._busy_row)
             deferred = 0
             if len(rows):
                 tkeys.sort()  # numpy's vectorised sort: (time, table order), as the keys are
