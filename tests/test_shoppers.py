@@ -117,10 +117,64 @@ def test_settlement_sorts_the_same_with_numpy_or_numba(monkeypatch):
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
-def _run(plan, threads, chunk, pending_width=None):
-    m = ShopperModel(plan, shoppers=6000, threads=threads, chunk=chunk, pending_width=pending_width)
+def _run(plan, threads, chunk, pending_width=None, log_every=0):
+    m = ShopperModel(
+        plan,
+        shoppers=6000,
+        threads=threads,
+        chunk=chunk,
+        pending_width=pending_width,
+        log_every=log_every,
+    )
     m.run()
     return m
+
+
+@pytest.mark.parametrize("numpy_sort", [False, True])
+def test_kernel_argument_types_never_change(monkeypatch, numpy_sort):
+    """The model calls its kernels' compiled entry points, which trust the argument
+    types of the first call (sim.shoppers.calls): with the check on, every call is
+    typed again, through widened pending tables, the session log, both sort paths and
+    the forfeits; the results are those of a run without the check."""
+    from sim.shoppers import model as model_module
+    from sim.shoppers.calls import CHECK_ENV
+
+    plan = plan_of()
+    a = _all_outputs(_run(plan, 2, 777, log_every=97))
+    if numpy_sort:
+        monkeypatch.setattr(model_module, "SORT_IN_NUMBA", -1)
+    monkeypatch.setenv(CHECK_ENV, "1")
+    m = _run(plan, 2, 777, pending_width=1, log_every=97)
+    assert m._calls.check and m._pend.who.shape[1] >= 8
+    assert {k.__name__ for k in m._calls._entry} >= {
+        "epoch_kernel", "settle_free", "settle_flash", "forfeit_kernel", "fold",
+        "settle_collect" if numpy_sort else "settle_sorted",
+    }  # fmt: skip
+    b = _all_outputs(m)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_calls_check_catches_changed_argument_types():
+    """An entry point misreads arguments of other types: the check refuses them, and a
+    kernel with several compiled versions is resolved by its arguments' types."""
+    from numba import njit
+
+    from sim.shoppers.calls import Calls
+
+    @njit
+    def first(a, x):
+        return a[0] + x
+
+    calls = Calls(check=True)
+    assert calls(first, np.array([2, 3]), 1) == 3
+    assert calls(first, np.array([5]), 1) == 6
+    with pytest.raises(TypeError, match="argument types changed"):
+        calls(first, np.array([2.5]), 1)
+    other = Calls()  # several versions now: resolved by the types, without the check
+    assert other(first, np.array([2.5]), 1) == 3.5
+    assert other(first, np.array([1.5]), 2) == 3.5
+    assert Calls()(first, np.array([7]), 1) == 8
 
 
 def test_state_is_one_record_per_shopper():

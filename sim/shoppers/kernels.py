@@ -1207,15 +1207,15 @@ def epoch_kernel(
     """Advance the shoppers of chunks [c0, c1) through epoch e (campaign hours [e, e+1)).
 
     The group of chunks adds its counts into ``part[c0]`` and ``part_mech[c0]``, which
-    the caller zeroes before the epoch (a rerun after the pending table grew goes on
-    adding to them).
+    are zero before the epoch (:func:`fold` zeroes them; a rerun after the pending
+    table grew goes on adding to them).
 
     With ``log_every > 0``, every session of a shopper whose index is a multiple of it is
     logged in ``log_buf[c]`` (see :func:`log_session`).
     """
     N = St.u8.shape[0]
     end = float(e + 1)
-    acc = part[c0]  # the group's counters (the caller zeroes them before the epoch)
+    acc = part[c0]  # the group's counters (zero before the epoch)
     mech = part_mech[c0]
     for c in range(c0, c1):
         disc = scratch[c, 0]
@@ -1726,3 +1726,16 @@ def flush_messages(P, St, keys, chunk, part_msg, c0, c1):
         for i in range(c * chunk, min(N, (c + 1) * chunk)):
             if St.u8[i, U_NEXT_MSG] < P.ms.shape[1]:
                 apply_messages(P, St, i, np.inf, R.shopper_key(keys[INIT], i), part_msg[c])
+
+
+@njit(cache=True, nogil=True)
+def fold(part, rows, out, e):
+    """Add the rows ``rows`` of the partial counts ``part`` (chunk, values) into
+    ``out[e]`` and zero them. Integer counts and cents: the order of the sum does not
+    matter."""
+    dst = out[e]
+    for r in rows:
+        src = part[r]
+        for k in range(src.shape[0]):
+            dst[k] += src[k]
+            src[k] = 0

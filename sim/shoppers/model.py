@@ -23,6 +23,7 @@ import numpy as np
 from sim.plan import MECHANISMS, Plan, for_shoppers
 from sim.rng import stream_keys
 from sim.shoppers import kernels as K
+from sim.shoppers.calls import Calls
 from sim.shoppers.state import NO_EVENT, KPend, new_pending, new_state
 from sim.shoppers.tables import COUNTER_NAMES, MONEY, NM, NV, V_ORDERS, KPlan, kplan
 
@@ -105,7 +106,10 @@ class ShopperModel:
         groups = min(self.threads * per_thread, n_chunks) if self.threads > 1 else 1
         bounds = np.linspace(0, n_chunks, groups + 1).round().astype(int)
         self._groups = [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
-        self._g0 = [a for a, _ in self._groups]  # each group counts in its first chunk's row
+        # each group counts in its first chunk's row of the partial counters, which are
+        # zero between the passes (folded into the totals and zeroed by K.fold)
+        self._g0 = np.array([a for a, _ in self._groups], np.int64)
+        self._calls = Calls()  # the kernels' argument types are fixed from here on
         self._pool = ThreadPoolExecutor(self.threads) if groups > 1 else None
         H = self.P.H
         S = len(plan.segments.names)
@@ -132,6 +136,13 @@ class ShopperModel:
         self._bits = np.zeros((n_chunks, (self.chunk + 63) // 64), np.uint64)
         self._chunk_end = np.minimum(np.arange(1, n_chunks + 1) * self.chunk, self.n)
         self._scratch = np.zeros((n_chunks, 2, NM))
+        # 2-D views (chunk or hour, everything else) for K.fold
+        self._fold_views = (
+            self._part.reshape(n_chunks, -1),
+            self._part_mech.reshape(n_chunks, -1),
+            self.counters.reshape(H, -1),
+            self.mechanisms.reshape(H, -1),
+        )
         self.log_every = max(0, int(log_every))
         per_chunk = 8 * (self.chunk // self.log_every + 1) if self.log_every else 1
         width = K.LOG_FIXED + len(K.LOG_COUNTERS)
@@ -161,18 +172,38 @@ class ShopperModel:
             int(np.ceil(pre["tail_end"])) - 1 if plan.extras.presale_enabled else -1
         )
         self.below_share = float(plan.extras.scarcity["below_share"])
+        # the epochs in which a scarcity message can show: a limited coupon's claim window
+        # or a first-N privilege open (what is left is checked in the epoch)
+        c, fn = plan.coupons, plan.first_n
+        hour = np.arange(H)[:, None]
+        self._scarce_coupons = (
+            (c.claim_start <= hour) & (c.claim_end > hour) & (c.stock >= 0) & c.claimable
+        )
+        self._scarce_first_n = (fn.start <= hour) & (fn.end > hour) & (fn.n > 0)
+        self._scarce_epoch = bool(plan.extras.scarcity["urgency"]) & (
+            self._scarce_coupons.any(axis=1) | self._scarce_first_n.any(axis=1)
+        )
         self._parallel(K.init_kernel, self.P, self.state, self.keys, self.chunk)
 
     def _parallel(self, kernel: Callable[..., None], *args: Any) -> None:
         """Run a nogil kernel over all chunks: each contiguous group of chunks is a task,
         and the threads take the tasks in turn (results do not depend on which thread
         runs which group)."""
+        run = self._calls.get(kernel, (*args, 0, 0))
         if self._pool is None:
-            kernel(*args, 0, self.n_chunks)
-            return
-        futures = [self._pool.submit(kernel, *args, a, b) for a, b in self._groups]
-        for f in futures:
-            f.result()
+            run(*args, 0, self.n_chunks)
+        else:
+            futures = [self._pool.submit(run, *args, a, b) for a, b in self._groups]
+            for f in futures:
+                f.result()
+        if run is kernel:  # the first call: through the dispatcher
+            self._calls.called(kernel, (*args, 0, 0))
+
+    def _fold_counts(self, e: int) -> None:
+        """Add the groups' partial counts and money into epoch e's totals and zero them."""
+        part, part_mech, counters, mechanisms = self._fold_views
+        self._calls(K.fold, part, self._g0, counters, e)
+        self._calls(K.fold, part_mech, self._g0, mechanisms, e)
 
     def close(self) -> None:
         """Release the worker threads."""
@@ -212,9 +243,6 @@ class ShopperModel:
             raise RuntimeError("the campaign is over")
         self.dyn[0] = float(self._scarcity(e))
         self._resume[:] = 0
-        g0 = self._g0
-        self._part[g0] = 0
-        self._part_mech[g0] = 0
         self._parallel(K.collect_kernel, self.state.ev, e, self.chunk, self._bits)
         while True:
             self._parallel(
@@ -228,8 +256,7 @@ class ShopperModel:
             if (self._resume >= self._chunk_end).all():
                 break
             self._widen_pending()
-        self.counters[e] += self._part[g0].sum(axis=0)
-        self.mechanisms[e] += self._part_mech[g0].sum(axis=0)
+        self._fold_counts(e)
         if self.log_every:
             cap = self._log_buf.shape[1]
             for c, n in enumerate(self._log_count):
@@ -259,7 +286,8 @@ class ShopperModel:
             self._settle_pending(e)
         if e == self._forfeit_epoch:
             self._parallel(K.forfeit_kernel, self.P, self.state, self.chunk, self._part)
-            self.counters[e] += self._part.sum(axis=0)
+            self.counters[e] += self._part.sum(axis=0)  # every chunk's row
+            self._part[:] = 0
         self.epoch += 1
         if self.epoch == self.P.H:
             self._parallel(
@@ -275,13 +303,11 @@ class ShopperModel:
         open at each attempt kept as a bit mask), and the won units and the losers'
         consolation purchases follow in parallel."""
         pend, left = self._pend, (self.coupon_left, self.flash_left, self.first_n_left)
-        busy = K.settle_busy(pend, self._pend_count, *left)
+        busy = self._calls(K.settle_busy, pend, self._pend_count, *left)
         g0 = self._g0
         copies = [np.empty((self.n_chunks, len(x)), np.int64) for x in left]
         for cp, x in zip(copies, left, strict=True):
             cp[g0] = x
-        for a in (self._part, self._part_mech, self._fl_part, self._fn_part):
-            a[g0] = 0
         if self._busy_row.shape != pend.who.shape:
             self._busy_row = np.zeros(pend.who.shape, np.uint8)
         self._parallel(
@@ -291,10 +317,11 @@ class ShopperModel:
         )  # fmt: skip
         for x, cp in zip(left, copies, strict=True):
             x -= (x[None, :] - cp[g0]).sum(axis=0)  # what the groups took
-        self.counters[e] += self._part[g0].sum(axis=0)
-        self.mechanisms[e] += self._part_mech[g0].sum(axis=0)
+        self._fold_counts(e)
         self.flash_stats[:, [0, 1, 3]] += self._fl_part[g0].sum(axis=0)[:, [0, 1, 3]]
         self.first_n_stats[:, 0] += self._fn_part[g0].sum(axis=0)[:, 0]
+        self._fl_part[g0] = 0
+        self._fn_part[g0] = 0
         self._settle_acc[:] = 0
         self._settle_mech[:] = 0
         # the sorted pass decides the flash winners; what follows them is done in
@@ -306,48 +333,44 @@ class ShopperModel:
         t_bits = pend.t.view(np.uint32)
         stats = (self.flash_stats, self.first_n_stats, self._busy_row, self._fn_open)
         if self._pend_count.sum() <= SORT_IN_NUMBA:  # one call (few rows)
-            deferred = K.settle_sorted(
-                self.P, self.state, pend, t_bits, self.keys, e, self._pend_count, self.dyn,
-                *left, self.promise, self._settle_acc, self._settle_mech, self._settle_cpn,
-                *stats, defer,
+            deferred = self._calls(
+                K.settle_sorted, self.P, self.state, pend, t_bits, self.keys, e,
+                self._pend_count, self.dyn, *left, self.promise, self._settle_acc,
+                self._settle_mech, self._settle_cpn, *stats, defer,
             )  # fmt: skip
         else:
-            rows, tkeys, slot = K.settle_collect(pend, t_bits, self._pend_count, self._busy_row)
+            rows, tkeys, slot = self._calls(
+                K.settle_collect, pend, t_bits, self._pend_count, self._busy_row
+            )
             deferred = 0
             if len(rows):
                 tkeys.sort()  # numpy's vectorised sort: (time, table order), as the keys are
                 order = (tkeys & np.uint64(0xFFFFFFFF)).astype(np.int64)
-                deferred = K.settle(
-                    self.P, self.state, pend, self.keys, e, self.dyn, *left, self.promise,
-                    self._settle_acc, self._settle_mech, self._settle_cpn, *stats, rows,
-                    order, slot, defer,
+                deferred = self._calls(
+                    K.settle, self.P, self.state, pend, self.keys, e, self.dyn, *left,
+                    self.promise, self._settle_acc, self._settle_mech, self._settle_cpn,
+                    *stats, rows, order, slot, defer,
                 )  # fmt: skip
         self.counters[e] += self._settle_acc
         self.mechanisms[e] += self._settle_mech
         if deferred:
-            for a in (self._part, self._part_mech):
-                a[g0] = 0
             self._parallel(
                 K.settle_flash, self.P, self.state, pend, self.keys, e, self._pend_count,
                 self.dyn, self._fn_view, self.promise, self._part, self._part_mech,
                 self._part_cpn, self._scratch, self._busy_row, self._fn_open,
             )  # fmt: skip
-            self.counters[e] += self._part[g0].sum(axis=0)
-            self.mechanisms[e] += self._part_mech[g0].sum(axis=0)
+            self._fold_counts(e)
         self._pend_count[:] = 0
 
     def _scarcity(self, e: int) -> bool:
         """Is a scarcity message showing (a limited coupon or first-N below its share)?"""
-        if not self.plan.extras.scarcity["urgency"]:
+        if not self._scarce_epoch[e]:
             return False
-        c, fn = self.plan.coupons, self.plan.first_n
-        open_ = (c.claim_start <= e) & (c.claim_end > e) & (c.stock >= 0) & c.claimable
         low = self.coupon_left < self.below_share * self.coupon_stock
-        if np.any(open_ & low):
+        if (self._scarce_coupons[e] & low).any():
             return True
-        n = fn.n
-        fopen = (fn.start <= e) & (fn.end > e) & (n > 0)
-        return bool(np.any(fopen & (self.first_n_left < self.below_share * n)))
+        low = self.first_n_left < self.below_share * self.plan.first_n.n
+        return bool((self._scarce_first_n[e] & low).any())
 
     def run(self) -> dict[str, Any]:
         """Run the remaining epochs and return the outputs."""
