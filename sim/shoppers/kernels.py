@@ -122,6 +122,7 @@ from sim.shoppers.tables import (
     HR_ENV_PEAK,
     HR_ENV_SPEND,
     HR_ENV_TASK,
+    HR_FATIGUE_DECAY,
     HR_FI_ACTIVE,
     HR_IN_ACTIVE,
     HR_IS_PEAK,
@@ -174,7 +175,6 @@ from sim.shoppers.tables import (
     SC_ENV_MAX,
     SC_ENV_MIN_SPEND,
     SC_ENV_TASK_PROB,
-    SC_FATIGUE_HOURS,
     SC_FI_COUPON,
     SC_FI_NEW_RATE,
     SC_FI_PARTICIPATION,
@@ -925,10 +925,11 @@ def session(
     if not St.u8[i, U_FLAGS] & F_VISITED:
         acc[s, r, V_FIRST] += 1
         St.u8[i, U_FLAGS] |= np.uint8(F_VISITED)
-    gap = float(e - St.last_epoch[i]) if St.last_epoch[i] >= 0 else 1e9
-    St.f4[i, Q_FATIGUE] = (
-        St.f4[i, Q_FATIGUE] * math.exp(-gap / P.sc[SC_FATIGUE_HOURS]) + P.sg[SG_FATIGUE_STEP, s]
-    )
+    # fatigue decays as exp(-hours since the last session / fatigue_hours), tabulated by
+    # whole hours (the values math.exp gives); a first session starts from no fatigue
+    last = St.last_epoch[i]
+    decay = P.hr[HR_FATIGUE_DECAY, e - last] if last >= 0 else 0.0
+    St.f4[i, Q_FATIGUE] = St.f4[i, Q_FATIGUE] * decay + P.sg[SG_FATIGUE_STEP, s]
     St.last_epoch[i] = e
     registered = False
     # red-envelope task

@@ -7,6 +7,7 @@ and the behavioural constants with their defaults.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -252,8 +253,10 @@ HR_FIELDS = (
     "depth",
     "depth_ahead",
     "cat_profile",
+    "fatigue_decay",
 )
-"""Rows of ``KPlan.hr`` (hourly)."""
+"""Rows of ``KPlan.hr`` (hourly; ``fatigue_decay[g]`` is indexed by the whole hours g since
+the last session: ``math.exp(-g / fatigue_hours)``, the value the kernel would compute)."""
 (
     HR_IS_PEAK,
     HR_PC_ACTIVE,
@@ -270,7 +273,8 @@ HR_FIELDS = (
     HR_DEPTH,
     HR_DEPTH_AHEAD,
     HR_CAT_PROFILE,
-) = range(15)
+    HR_FATIGUE_DECAY,
+) = range(16)
 
 SG_FIELDS = (
     "visit_rate",
@@ -713,6 +717,7 @@ def kplan(plan: Plan, behaviour: dict[str, float] | None = None) -> KPlan:
         sated_hours=float(b["satiation_hours"]),
         k_promise=float(b["promise_weight"]),
         fatigue_hours=float(b["fatigue_hours"]),
+        fatigue_decay=np.array([math.exp(-float(g) / float(b["fatigue_hours"])) for g in range(H)]),
         k_return_depth=float(b["return_depth_weight"]),
         k_impulse=float(b["impulse_return_weight"]),
         consolation=float(b["consolation"]),
