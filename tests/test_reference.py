@@ -164,6 +164,34 @@ def test_consolation_while_first_n_runs_out_equal() -> None:
     assert same_epoch.any()  # a slot of that epoch sold out, so it had losers
 
 
+def test_consolation_with_more_first_n_than_a_mask_holds_equal() -> None:
+    """With more than 64 first-N privileges the open ones do not fit a 64-bit mask: the
+    sorted pass then makes the flash losers' consolation purchases itself, in time order
+    (no deferral), and the results are still the reference's."""
+    case = dict(OVERRIDES["contested"])
+    # privilege 64 (the last) is the only one open in the peak day's first hour and runs
+    # out in it; the first opens at 01:00 and stays open: a mask that wrapped bit 64 onto
+    # bit 0 would show the last open to the consolation purchases of later flash slots
+    case["promotions.first_n"] = [
+        {"name": "half", "start": D(2026, 11, 11, 1), "n": 400_000, "discount": 0.3, "utility": 4.0}
+    ] + [
+        {"name": f"p{k}", "start": D(2026, 11, 11, 1 + k % 22), "n": 200 + 50 * (k % 5),
+         "discount": 0.05 + 0.002 * k}
+        for k in range(63)
+    ] + [
+        {"name": "last", "start": D(2026, 11, 11), "n": 300, "discount": 0.6, "utility": 8.0}
+    ]  # fmt: skip
+    plan = compile_plan(load_scenario(SMOKE, case))
+    model = ShopperModel(plan, 0, shoppers=1500, threads=1, behaviour={"consolation": 1.0})
+    assert len(model.first_n_left) == 65  # more than the mask holds: no deferral
+    fast = model.run()
+    ref = ReferenceModel(plan, 0, shoppers=1500, behaviour={"consolation": 1.0}).run()
+    assert_same(fast, ref)
+    assert np.isfinite(fast["flash_sellout_hours"]).any()  # flash slots had losers
+    gone = fast["first_n_exhausted_at"]
+    assert np.isfinite(gone[64]) and not np.isfinite(gone[0])
+
+
 def test_seed_behaviour_and_promise_equal() -> None:
     """Another seed, other behavioural constants, a long delivery promise."""
     plan = plan_for("smoke")
