@@ -1740,3 +1740,38 @@ def fold(part, rows, out, e):
         for k in range(src.shape[0]):
             dst[k] += src[k]
             src[k] = 0
+
+
+@njit(cache=True, nogil=True)
+def split_left(rows, left_cp, left_fl, left_fn, copy_cp, copy_fl, copy_fn):
+    """Give every group of chunks (the rows ``rows`` of the copies) its own copy of the
+    coupons, flash units and first-N places left, for the settlement's parallel pass."""
+    for r in rows:
+        copy_cp[r, :] = left_cp
+        copy_fl[r, :] = left_fl
+        copy_fn[r, :] = left_fn
+
+
+@njit(cache=True, nogil=True)
+def join_left(
+    rows, left_cp, left_fl, left_fn, copy_cp, copy_fl, copy_fn, fl_part, fn_part,
+    flash_stats, first_n_stats,
+):  # fmt: skip
+    """After the parallel pass: take from what is left what the groups took (their
+    copies started equal to it), add their flash attempts, wins and losses and their
+    first-N wins into the totals and zero their rows."""
+    for left, copy in ((left_cp, copy_cp), (left_fl, copy_fl), (left_fn, copy_fn)):
+        took = np.zeros(left.shape[0], np.int64)
+        for r in rows:
+            for k in range(left.shape[0]):
+                took[k] += left[k] - copy[r, k]
+        for k in range(left.shape[0]):
+            left[k] -= took[k]
+    for r in rows:
+        for f in range(flash_stats.shape[0]):
+            for q in (0, 1, 3):  # attempts, wins, losses (2, the sell-out time, is not theirs)
+                flash_stats[f, q] += fl_part[r, f, q]
+            fl_part[r, f, :] = 0.0
+        for n in range(first_n_stats.shape[0]):
+            first_n_stats[n, 0] += fn_part[r, n, 0]
+            fn_part[r, n, :] = 0.0

@@ -161,6 +161,10 @@ class ShopperModel:
         self.first_n_stats[:, 1] = np.nan
         self._fl_part = np.zeros((n_chunks, F, 4))  # the settlement's parallel pass
         self._fn_part = np.zeros((n_chunks, N, 2))
+        left = (self.coupon_left, self.flash_left, self.first_n_left)
+        self._left_copies = tuple(np.zeros((n_chunks, len(x)), np.int64) for x in left)
+        self._settle_views = (self._settle_acc.reshape(1, -1), self._settle_mech.reshape(1, -1))
+        self._row0 = np.zeros(1, np.int64)
         self._busy_row = np.zeros(self._pend.who.shape, np.uint8)
         self._fn_open = np.zeros(self._pend.who.shape, np.uint64)  # see K.settle
         self._fn_view = np.zeros((n_chunks, N), np.int64)
@@ -304,10 +308,8 @@ class ShopperModel:
         consolation purchases follow in parallel."""
         pend, left = self._pend, (self.coupon_left, self.flash_left, self.first_n_left)
         busy = self._calls(K.settle_busy, pend, self._pend_count, *left)
-        g0 = self._g0
-        copies = [np.empty((self.n_chunks, len(x)), np.int64) for x in left]
-        for cp, x in zip(copies, left, strict=True):
-            cp[g0] = x
+        g0, copies = self._g0, self._left_copies
+        self._calls(K.split_left, g0, *left, *copies)
         if self._busy_row.shape != pend.who.shape:
             self._busy_row = np.zeros(pend.who.shape, np.uint8)
         self._parallel(
@@ -315,15 +317,11 @@ class ShopperModel:
             *copies, self.promise, self._part, self._part_mech, self._part_cpn, self._fl_part,
             self._fn_part, *busy, self._scratch, self._busy_row,
         )  # fmt: skip
-        for x, cp in zip(left, copies, strict=True):
-            x -= (x[None, :] - cp[g0]).sum(axis=0)  # what the groups took
+        self._calls(
+            K.join_left, g0, *left, *copies, self._fl_part, self._fn_part, self.flash_stats,
+            self.first_n_stats,
+        )  # fmt: skip
         self._fold_counts(e)
-        self.flash_stats[:, [0, 1, 3]] += self._fl_part[g0].sum(axis=0)[:, [0, 1, 3]]
-        self.first_n_stats[:, 0] += self._fn_part[g0].sum(axis=0)[:, 0]
-        self._fl_part[g0] = 0
-        self._fn_part[g0] = 0
-        self._settle_acc[:] = 0
-        self._settle_mech[:] = 0
         # the sorted pass decides the flash winners; what follows them is done in
         # parallel (a consolation purchase sees the first-N privileges open at its
         # attempt through a bit mask: at most 64 privileges)
@@ -351,8 +349,9 @@ class ShopperModel:
                     self.promise, self._settle_acc, self._settle_mech, self._settle_cpn,
                     *stats, rows, order, slot, defer,
                 )  # fmt: skip
-        self.counters[e] += self._settle_acc
-        self.mechanisms[e] += self._settle_mech
+        acc, mech = self._settle_views  # the sorted pass's counts (one row), folded
+        self._calls(K.fold, acc, self._row0, self._fold_views[2], e)
+        self._calls(K.fold, mech, self._row0, self._fold_views[3], e)
         if deferred:
             self._parallel(
                 K.settle_flash, self.P, self.state, pend, self.keys, e, self._pend_count,
