@@ -359,3 +359,75 @@ def test_surge_raises_capacity_after_lead(mode: str) -> None:
     assert (cap[: int(t1)] == 150).all()
     assert cap[int(t1)] == 150 + 4 * 25
     assert out["fulfilment_surge_staff"][int(t1), 0] == 4
+
+
+# -- the delivery promise ----------------------------------------------------------------
+
+
+def _quoted_hours_numpy(t: FulfilmentTables, now: float, surge, pick, dispatch, courier):  # type: ignore[no-untyped-def]
+    """The quote as first written, in numpy (cumulative sums over the look-ahead): the
+    exact slow reference of sim.fulfilment.promise.Quoter."""
+    from sim.fulfilment.promise import EPS, LOOKAHEAD, when_done
+
+    h0 = int(now)
+    horizon = min(t.horizon, h0 + LOOKAHEAD)
+    base = t.shift_staff[:, h0:horizon] * t.shift_rate[:, h0:horizon]
+    site_eta = np.zeros(len(t.site_names))
+    for s in range(len(t.site_names)):
+        ahead = float(pick[s])
+        t_pick = when_done(base[s] + surge[s] * t.surge["rate"][s], ahead, now)
+        deps = t.departures[s]
+        if len(deps):
+            ahead += float(dispatch[s])
+            j0 = int(np.searchsorted(deps, now - EPS))
+            cum = np.cumsum(t.departure_cap[s][j0:])
+            late = np.flatnonzero((cum > ahead) & (deps[j0:] >= t_pick - EPS))
+            if len(late):
+                j = j0 + int(late[0])
+                site_eta[s] = float(deps[j] + t.departure_transit[s][j])
+            else:
+                site_eta[s] = now + LOOKAHEAD
+        else:
+            site_eta[s] = t_pick
+    out = np.zeros(len(t.region_names))
+    for r in range(len(t.region_names)):
+        door = 0.0
+        for site in np.flatnonzero(t.route[r] > 0):
+            ts = float(site_eta[site])
+            if t.courier_count[r]:
+                k = math.ceil(ts - EPS)
+                rate = t.courier_rate[r, k:horizon] if k < horizon else np.zeros(0)
+                ts = when_done(rate, float(courier[r]), float(k))
+            door += t.route[r, site] * ts
+        out[r] = max(door - now, 0.0)
+    return out
+
+
+@pytest.mark.parametrize("scenario", ["smoke", "double11_baseline", "double11_flash_heavy"])
+def test_quote_equals_the_numpy_projection(scenario: str) -> None:
+    """The quoting kernel gives the numpy projection's quotes to the last bit, from
+    empty queues to backlogs the look-ahead cannot clear, at every kind of hour."""
+    from pathlib import Path
+
+    from sim import compile_plan, load_scenario
+    from sim.fulfilment.promise import Quoter
+
+    root = Path(__file__).resolve().parent.parent
+    t = compile_plan(load_scenario(root / "scenarios" / f"{scenario}.toml")).fulfilment
+    quote = Quoter(t)
+    rng = np.random.default_rng(7)
+    S, R = len(t.site_names), len(t.region_names)
+    capped = 0
+    for _ in range(300):
+        now = float(rng.uniform(0, t.horizon + 5))
+        scale = 10.0 ** rng.uniform(0, 7)
+        state = (
+            rng.integers(0, 40, S).astype(float),
+            rng.exponential(scale, S),
+            rng.exponential(scale, S),
+            rng.exponential(scale, R),
+        )
+        got = quote(now, *state)
+        np.testing.assert_array_equal(got, _quoted_hours_numpy(t, now, *state))
+        capped += int((got >= 24 * 13).any())
+    assert capped > 0  # some backlogs ran past the look-ahead

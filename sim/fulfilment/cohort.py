@@ -35,7 +35,7 @@ from simpy.events import Event
 
 from sim.fulfilment.model import FulfilmentModel
 from sim.fulfilment.outputs import Books
-from sim.fulfilment.promise import quoted_hours
+from sim.fulfilment.promise import Quoter
 from sim.fulfilment.resources import EventLog, at, capacity_processes, every_hour, pools
 from sim.fulfilment.tables import FulfilmentTables
 
@@ -144,6 +144,7 @@ class CohortFulfilment(FulfilmentModel):
 
     def __init__(self, tables: FulfilmentTables, log: EventLog | None = None) -> None:
         t = self.t = tables
+        self._quote = Quoter(tables)  # the delivery promise, every hour
         self.env = env = simpy.Environment()
         self.log = log
         S, R, T = len(t.site_names), len(t.region_names), t.horizon
@@ -389,8 +390,7 @@ class CohortFulfilment(FulfilmentModel):
     # -- the quoted delivery time --------------------------------------------------------
     def _eta(self, now: float) -> np.ndarray:
         """FIFO projection: when would an order placed now reach the door, per region?"""
-        return quoted_hours(
-            self.t,
+        return self._quote(
             now,
             np.array([c.staff["surge"] for c in self.sites], float),
             np.array([sum(c.total for c in q) for q in self.pick_q]),

@@ -25,7 +25,7 @@ from simpy.events import Event
 
 from sim.fulfilment.model import FulfilmentModel
 from sim.fulfilment.outputs import Books
-from sim.fulfilment.promise import quoted_hours
+from sim.fulfilment.promise import Quoter
 from sim.fulfilment.resources import (
     Capacity,
     EventLog,
@@ -183,6 +183,7 @@ class PerOrderFulfilment(FulfilmentModel):
         record: bool = False,
     ) -> None:
         t = self.t = tables
+        self._quote = Quoter(tables)  # the delivery promise, every hour
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self.rng = np.random.default_rng(ss)
         self.env = env = simpy.Environment()
@@ -458,8 +459,7 @@ class PerOrderFulfilment(FulfilmentModel):
     # -- the quoted delivery time ------------------------------------------------------------
     def _eta(self, now: float) -> np.ndarray:
         """FIFO projection of the queues, as in cohort mode (counts of orders ahead)."""
-        return quoted_hours(
-            self.t,
+        return self._quote(
             now,
             np.array([c.staff["surge"] for c in self.sites], float),
             np.array([p.backlog for p in self.pickers], float),
