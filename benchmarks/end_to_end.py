@@ -9,7 +9,7 @@ benchmarks/results/end_to_end.json. Ratios are measured in the same run.
 Keys: replicate_seconds_10m (one warm baseline replicate, shoppers + fulfilment,
 in process on every core; at 10 M shoppers, or the --quick size), speedup_2_workers
 (replicates per second on a Dask LocalCluster of 2 single-threaded workers / in
-this process with one thread: the median over three pairs of runs made back to back,
+this process with one thread: the median over five pairs of runs made back to back,
 each pair's ratio in speedup_2_workers_pairs), peak_rss_mb, crn_variance_reduction (a 10% deeper
 top threshold tier: (Var A + Var B) / Var(A - B) of GMV over paired replicates),
 fulfilment_share (share of the replicate's time in the fulfilment model).
@@ -84,13 +84,13 @@ def main() -> None:
     # 2. replicates per second: 2 single-thread Dask workers vs one thread in process,
     # in pairs run back to back (the machine's speed drifts from minute to minute: the
     # ratio within a pair is steadier than a ratio of runs minutes apart); the median
-    # of the pairs' ratios
+    # of five pairs' ratios
     two_threads = timed(lambda: run(plan, par_reps, shoppers=par_shoppers), 1)  # before Dask
     client, cluster = local_cluster(2)
     serial, para = [], []
     try:
         run(plan, 2, shoppers=20_000, client=client)  # workers load numba's cache
-        for _ in range(3):
+        for _ in range(5):
             os.environ["NUMBA_NUM_THREADS"] = "1"  # the in-process model reads it: one thread
             serial += timed(lambda: run(plan, par_reps, shoppers=par_shoppers), 1)
             del os.environ["NUMBA_NUM_THREADS"]
