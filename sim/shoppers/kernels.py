@@ -1134,7 +1134,8 @@ def init_kernel(P, St, keys, chunk, c0, c1):
 def collect_kernel(ev, e, chunk, bits, c0, c1):
     """The epoch's bitmap of shoppers with an event (visit candidate or cart recall) in
     epoch ``e``: bit b of ``bits[c, k]`` is shopper ``c * chunk + 64 k + b`` (a tight pass
-    over two bytes a shopper, compiled on its own so that it stays one)."""
+    over two bytes a shopper, compiled on its own so that it stays one; the epoch kernel
+    calls it for each chunk it starts)."""
     N = ev.shape[0]
     e16 = np.uint16(e)
     for c in range(c0, c1):
@@ -1227,9 +1228,13 @@ def epoch_kernel(
         hi = min(N, lo + chunk)
         if resume[c] >= hi:
             continue  # done (a rerun after the pending table grew)
-        if resume[c] <= lo:
+        if resume[c] <= lo:  # a fresh start (not a rerun after the pending table grew)
             log_count[c] = 0
             pend_count[c] = 0
+            # the chunk's bitmap of shoppers with an event, just before they are served
+            # (only serving a chunk changes its shoppers' events): its next-event epochs
+            # are then in the cache when the served shoppers' are written
+            collect_kernel(St.ev, e, chunk, bits, c, c + 1)
         npend = pend_count[c]
         cap = Pd.kind.shape[1]
         # the shoppers with an event in the epoch, in index order; while one is served,

@@ -247,7 +247,6 @@ class ShopperModel:
             raise RuntimeError("the campaign is over")
         self.dyn[0] = float(self._scarcity(e))
         self._resume[:] = 0
-        self._parallel(K.collect_kernel, self.state.ev, e, self.chunk, self._bits)
         while True:
             self._parallel(
                 K.epoch_kernel,
