@@ -403,17 +403,33 @@ def _quoted_hours_numpy(t: FulfilmentTables, now: float, surge, pick, dispatch, 
     return out
 
 
-@pytest.mark.parametrize("scenario", ["smoke", "double11_baseline", "double11_flash_heavy"])
+@pytest.mark.parametrize(
+    "scenario", ["smoke", "double11_baseline", "double11_flash_heavy", "baseline_gaps"]
+)
 def test_quote_equals_the_numpy_projection(scenario: str) -> None:
     """The quoting kernel gives the numpy projection's quotes to the last bit, from
-    empty queues to backlogs the look-ahead cannot clear, at every kind of hour."""
+    empty queues to backlogs the look-ahead cannot clear, at every kind of hour; also
+    with a site without linehaul departures and a region without couriers."""
+    import dataclasses
     from pathlib import Path
 
     from sim import compile_plan, load_scenario
     from sim.fulfilment.promise import Quoter
 
     root = Path(__file__).resolve().parent.parent
-    t = compile_plan(load_scenario(root / "scenarios" / f"{scenario}.toml")).fulfilment
+    name = "double11_baseline" if scenario == "baseline_gaps" else scenario
+    t = compile_plan(load_scenario(root / "scenarios" / f"{name}.toml")).fulfilment
+    if scenario == "baseline_gaps":
+        none = np.zeros(0)
+        count = t.courier_count.copy()
+        count[0] = 0
+        t = dataclasses.replace(
+            t,
+            departures=(none, *t.departures[1:]),
+            departure_cap=(none, *t.departure_cap[1:]),
+            departure_transit=(none, *t.departure_transit[1:]),
+            courier_count=count,
+        )
     quote = Quoter(t)
     rng = np.random.default_rng(7)
     S, R = len(t.site_names), len(t.region_names)

@@ -133,9 +133,10 @@ def _run(plan, threads, chunk, pending_width=None, log_every=0):
 @pytest.mark.parametrize("numpy_sort", [False, True])
 def test_kernel_argument_types_never_change(monkeypatch, numpy_sort):
     """The model calls its kernels' compiled entry points, which trust the argument
-    types of the first call (sim.shoppers.calls): with the check on, every call is
-    typed again, through widened pending tables, the session log, both sort paths and
-    the forfeits; the results are those of a run without the check."""
+    types of the first call (sim.shoppers.calls): with the check on, every later call
+    is typed again, through widened pending tables, the session log and both sort
+    paths (the kernels called once a run, such as the forfeits, always go through the
+    dispatcher); the results are those of a run without the check."""
     from sim.shoppers import model as model_module
     from sim.shoppers.calls import CHECK_ENV
 

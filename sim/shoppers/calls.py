@@ -3,14 +3,16 @@
 On every call, numba's dispatcher works out the numba type of each argument to pick
 (or compile) the machine code that matches. For the kernels' plan and state, which
 are named tuples of about fifty arrays, that takes about 12 us a call, most of an
-epoch's fixed cost in a small run. A model allocates its arguments once, with fixed
-dtypes and layouts, so their types stay the same for the model's whole life.
+epoch's fixed cost in a small run. A model's arguments keep their numba types for the
+model's whole life: arrays it reallocates (a widened pending table) or a kernel
+returns keep their dtype, dimensions and C layout, and scalars are Python ints and
+bools.
 
 :class:`Calls` therefore looks up each kernel's compiled entry point once (after the
 dispatcher has compiled it, or loaded it from the cache) and calls it directly from
 then on. The entry point does not check types: an argument of another type would be
-misread. ``check=True`` (the tests set ``PROMOSIM_CHECK_KERNEL_TYPES=1``) works out the
-types of every call again and raises if they changed.
+misread. ``check=True`` (or ``PROMOSIM_CHECK_KERNEL_TYPES=1``, which a test of the model
+sets) works out the types of every call again and raises if they changed.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ class Calls:
     """
 
     def __init__(self, check: bool | None = None) -> None:
-        self.check = bool(os.environ.get(CHECK_ENV)) if check is None else check
+        if check is None:
+            check = os.environ.get(CHECK_ENV, "").strip().lower() not in ("", "0", "false", "no")
+        self.check = check
         self._entry: dict[Any, Callable[..., Any]] = {}
         self._types: dict[Any, tuple[Any, ...]] = {}
 
@@ -70,6 +74,8 @@ class Calls:
             types, entry = _ONLY[kernel]
         else:  # several versions (several models in the process): work the types out
             types = self._typeof(kernel, args)
+            if types not in overloads:  # not found as typed here: keep the dispatcher
+                return
             entry = overloads[types].entry_point
         if self.check and self._typeof(kernel, args) != types:
             raise TypeError(f"{kernel.__name__}: the compiled version is not for {args}")

@@ -1134,8 +1134,8 @@ def init_kernel(P, St, keys, chunk, c0, c1):
 def collect_kernel(ev, e, chunk, bits, c0, c1):
     """The epoch's bitmap of shoppers with an event (visit candidate or cart recall) in
     epoch ``e``: bit b of ``bits[c, k]`` is shopper ``c * chunk + 64 k + b`` (a tight pass
-    over two bytes a shopper, compiled on its own so that it stays one; the epoch kernel
-    calls it for each chunk it starts)."""
+    over two bytes a shopper, a function of its own rather than inlined, so that it stays
+    one; the epoch kernel calls it for each chunk it starts)."""
     N = ev.shape[0]
     e16 = np.uint16(e)
     for c in range(c0, c1):
