@@ -1,6 +1,6 @@
 """The delivery time quoted at checkout: a FIFO projection through known capacity.
 
-Both fulfilment modes call :func:`quoted_hours` with what is ahead of a new order
+Both fulfilment modes call a :class:`Quoter` with what is ahead of a new order
 in each queue (orders waiting to be picked, waiting for a truck, waiting for or
 on their way to a courier); it walks forward through the capacity the model
 knows of (the shift schedule plus the surge staff on site, the departures with
@@ -21,38 +21,9 @@ LOOKAHEAD = 24 * 14
 """Hours the projection looks ahead; beyond it the quote is capped."""
 
 
-def quoted_hours(
-    t: FulfilmentTables,
-    now: float,
-    surge_staff: np.ndarray,
-    pick_ahead: np.ndarray,
-    dispatch_ahead: np.ndarray,
-    courier_ahead: np.ndarray,
-) -> np.ndarray:
-    """Hours from ``now`` to the door for an order placed now, per region.
-
-    A model that quotes every hour builds a :class:`Quoter` once instead (this packs
-    the tables on every call).
-
-    Parameters
-    ----------
-    t
-        The fulfilment tables.
-    now
-        Campaign hour of the quote.
-    surge_staff
-        Surge workers on site, per site (assumed to stay).
-    pick_ahead, dispatch_ahead
-        Orders waiting to be picked / picked and waiting for a truck, per site.
-    courier_ahead
-        Parcels waiting for or travelling to the couriers, per region.
-    """
-    return Quoter(t)(now, surge_staff, pick_ahead, dispatch_ahead, courier_ahead)
-
-
 class Quoter:
-    """:func:`quoted_hours` for one set of tables, packed once into arrays for a numba
-    kernel (the hourly quote was most of a small replicate's fulfilment time in numpy:
+    """The quote for one set of tables, packed once into arrays for a numba kernel (the
+    hourly quote was most of a small replicate's fulfilment time in numpy:
     a cumulative sum over two weeks of hours per site and region; the kernel stops at
     the hour the orders ahead are served). Same arithmetic in the same order: the same
     quotes to the last bit."""
@@ -86,8 +57,19 @@ class Quoter:
         dispatch_ahead: np.ndarray,
         courier_ahead: np.ndarray,
     ) -> np.ndarray:
-        """Hours from ``now`` to the door for an order placed now, per region (see
-        :func:`quoted_hours`)."""
+        """Hours from ``now`` to the door for an order placed now, per region.
+
+        Parameters
+        ----------
+        now
+            Campaign hour of the quote.
+        surge_staff
+            Surge workers on site, per site (assumed to stay).
+        pick_ahead, dispatch_ahead
+            Orders waiting to be picked / picked and waiting for a truck, per site.
+        courier_ahead
+            Parcels waiting for or travelling to the couriers, per region.
+        """
         out = np.zeros(self.route.shape[0])
         _quote(
             float(now), self.horizon, self.shift_cap, self.surge_rate,
