@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from sim.shoppers import kernels as K
 from sim.shoppers.calls import Calls
 from sim.shoppers.state import NO_EVENT, KPend, new_pending, new_state
 from sim.shoppers.tables import COUNTER_NAMES, MONEY, NM, NV, V_ORDERS, KPlan, kplan
+from sim.shoppers.team import Team
 
 DEFAULT_CHUNK = 16384
 GROUP_CHUNKS = 32
@@ -110,7 +110,7 @@ class ShopperModel:
         # zero between the passes (folded into the totals and zeroed by K.fold)
         self._g0 = np.array([a for a, _ in self._groups], np.int64)
         self._calls = Calls()  # the kernels' argument types are fixed from here on
-        self._pool = ThreadPoolExecutor(self.threads) if groups > 1 else None
+        self._team = Team(self.threads) if groups > 1 else None
         H = self.P.H
         S = len(plan.segments.names)
         Rn = len(plan.segments.region_names)
@@ -194,12 +194,10 @@ class ShopperModel:
         and the threads take the tasks in turn (results do not depend on which thread
         runs which group)."""
         run = self._calls.get(kernel, (*args, 0, 0))
-        if self._pool is None:
+        if self._team is None:
             run(*args, 0, self.n_chunks)
         else:
-            futures = [self._pool.submit(run, *args, a, b) for a, b in self._groups]
-            for f in futures:
-                f.result()
+            self._team.run(run, args, self._groups)
         if run is kernel:  # the first call: through the dispatcher
             self._calls.called(kernel, (*args, 0, 0))
 
@@ -211,9 +209,9 @@ class ShopperModel:
 
     def close(self) -> None:
         """Release the worker threads."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        if self._team is not None:
+            self._team.close()
+            self._team = None
 
     # -- the epoch-stepping interface ------------------------------------------
     @property
