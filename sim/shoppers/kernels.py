@@ -230,6 +230,7 @@ from sim.shoppers.tables import (
     SG_DORMANT_SHARE,
     SG_FATIGUE_STEP,
     SG_FLASH_AFF,
+    SG_GUIDE_SCALE,
     SG_IS_NEW,
     SG_MEMBER_RATE,
     SG_P_CART,
@@ -289,10 +290,14 @@ INF32 = np.float32(np.inf)
 # call). These functions never allocate (scratch arrays come from the caller) and
 # never keep a reference, which is what `_nrt=False` requires. `settle`, which sorts
 # and allocates, keeps NRT.
-hot = njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]
+# error_model="numpy": a division by zero gives inf or nan instead of raising, so the
+# compiled code has no zero test and exception path at every division (none divides by
+# zero: the python error model would have raised, in any test).
+_HOT = {"cache": True, "nogil": True, "_nrt": False, "error_model": "numpy"}
+hot = njit(**_HOT)  # type: ignore[call-overload]
 # Helpers called on every candidate or session are inlined into their callers: a call
 # passes the plan and state tuples as ~370 flattened arguments.
-inline = njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]
+inline = njit(**_HOT, inline="always")  # type: ignore[call-overload]
 _PRICE_MECH = np.array(PRICE_MECHANISMS, dtype=np.int64)
 
 REACH_BITS = REACH_CHANNELS  # channels whose reach draw is kept in the state (U_REACH)
@@ -350,7 +355,7 @@ def invert(P, s, lam):
     total = P.sg[SG_CUM_TOTAL, s]
     if lam >= total or total <= 0.0:
         return np.inf
-    g = int(lam / total * GUIDE)
+    g = int(lam * P.sg[SG_GUIDE_SCALE, s])  # lam / total * GUIDE, up to rounding
     if g >= GUIDE:
         g = GUIDE - 1
     hc = P.hcum[s]

@@ -300,6 +300,7 @@ SG_FIELDS = (
     "fatigue_step",
     "repeat_purchase",
     "cum_total",
+    "guide_scale",
 )
 """Rows of ``KPlan.sg`` (per segment)."""
 (
@@ -326,7 +327,8 @@ SG_FIELDS = (
     SG_FATIGUE_STEP,
     SG_REPEAT_PURCHASE,
     SG_CUM_TOTAL,
-) = range(23)
+    SG_GUIDE_SCALE,
+) = range(24)
 
 CT_FIELDS = ("cogs", "price_index", "return_mult", "pc_cats", "q_cats", "th_cats", "pre_cats")
 """Rows of ``KPlan.ct`` (per category)."""
@@ -724,7 +726,11 @@ def kplan(plan: Plan, behaviour: dict[str, float] | None = None) -> KPlan:
         defer_margin=float(b["deferral_margin"]),
         flash_urgency=float(b["flash_urgency"]),
     )
-    fields["cum_total"] = seg.visit_cum[:, -1]
+    fields["cum_total"] = total = seg.visit_cum[:, -1]
+    # GUIDE / total: the guide-table bracket of lam is int(lam * guide_scale), a product
+    # instead of a division (the bracket is widened where rounding puts lam outside it,
+    # so the hour found does not depend on the rounding)
+    fields["guide_scale"] = np.divide(GUIDE, total, out=np.zeros_like(total), where=total > 0)
     packed: dict[str, np.ndarray] = {g: _pack(fields, names) for g, names in _GROUPS.items()}
     packed["sc"] = np.array([float(fields[n]) for n in SC_FIELDS])  # type: ignore[arg-type]
     for name in _ARRAYS:
