@@ -10,8 +10,9 @@ Keys: replicate_seconds_10m (one warm baseline replicate, shoppers + fulfilment,
 in process on every core; at 10 M shoppers, or the --quick size), speedup_2_workers
 (replicates per second on a Dask LocalCluster of 2 single-threaded workers / in
 this process with one thread: the median over five pairs of runs made back to back,
-each pair's ratio in speedup_2_workers_pairs), peak_rss_mb, crn_variance_reduction (a 10% deeper
-top threshold tier: (Var A + Var B) / Var(A - B) of GMV over paired replicates),
+in alternating order, each pair's ratio in speedup_2_workers_pairs), peak_rss_mb,
+crn_variance_reduction (a 10% deeper top threshold tier: (Var A + Var B) / Var(A - B)
+of GMV over paired replicates),
 fulfilment_share (share of the replicate's time in the fulfilment model).
 """
 
@@ -90,11 +91,18 @@ def main() -> None:
     serial, para = [], []
     try:
         run(plan, 2, shoppers=20_000, client=client)  # workers load numba's cache
-        for _ in range(5):
-            os.environ["NUMBA_NUM_THREADS"] = "1"  # the in-process model reads it: one thread
-            serial += timed(lambda: run(plan, par_reps, shoppers=par_shoppers), 1)
-            del os.environ["NUMBA_NUM_THREADS"]
-            para += timed(lambda: run(plan, par_reps, shoppers=par_shoppers, client=client), 1)
+        for k in range(5):
+            # alternate which runs first (A B, B A, ...): a drift within the minute then
+            # favours neither
+            for arm in (0, 1) if k % 2 == 0 else (1, 0):
+                if arm == 0:
+                    os.environ["NUMBA_NUM_THREADS"] = "1"  # the in-process model: one thread
+                    serial += timed(lambda: run(plan, par_reps, shoppers=par_shoppers), 1)
+                    del os.environ["NUMBA_NUM_THREADS"]
+                else:
+                    para += timed(
+                        lambda: run(plan, par_reps, shoppers=par_shoppers, client=client), 1
+                    )
     finally:
         client.close()
         cluster.close()

@@ -75,8 +75,8 @@ def main() -> None:
         # size a point to ~target seconds of simulation
         per_rep = one_sweep(clusters[1][0], 1, 2, tag := tag + 1)["sim_seconds"] / 2
         replicates = max(1, round(target / per_rep))
-        for _ in range(repeats):
-            for w in (1, 2):
+        for k in range(repeats):
+            for w in (1, 2) if k % 2 == 0 else (2, 1):  # alternating order: see end_to_end.py
                 runs[w].append(one_sweep(clusters[w][0], points, replicates, tag := tag + 1))
     finally:
         for client, cluster in clusters.values():
