@@ -8,6 +8,7 @@ checkout (a long promise lowers the purchase utility).
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Literal
 
@@ -22,6 +23,10 @@ from sim.shoppers.tables import V_ORDERS, V_RETURNS, V_TAILS
 Mode = Literal["cohort", "per_order", "off"]
 
 
+class Cancelled(Exception):
+    """A replicate stopped because its ``cancel`` event was set."""
+
+
 def simulate_replicate(
     plan: Plan,
     replicate: int = 0,
@@ -32,6 +37,7 @@ def simulate_replicate(
     fulfilment: Mode = "cohort",
     feedback: bool = True,
     log: EventLog | None = None,
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Simulate one replicate: shoppers coupled hour by hour with fulfilment.
 
@@ -55,6 +61,9 @@ def simulate_replicate(
         Send the quoted delivery time back to the shoppers (default: yes).
     log
         Optional list that receives the fulfilment model's event log.
+    cancel
+        Checked before every epoch: once it is set, the replicate stops and raises
+        :class:`Cancelled` (the runner's way to stop replicates running in threads).
 
     Returns
     -------
@@ -79,6 +88,9 @@ def simulate_replicate(
     scale = shop.plan.scale  # real shoppers per simulated one (the plan is compiled for n)
     t_shop = t_ful = 0.0
     for e in range(plan.calendar.hours):
+        if cancel is not None and cancel.is_set():
+            shop.close()
+            raise Cancelled(replicate)
         t0 = time.perf_counter()
         shop.step()
         t1 = time.perf_counter()

@@ -8,7 +8,9 @@ with the same seed share their random numbers (common random numbers).
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -78,8 +80,10 @@ def run(
         Master seed (default: ``campaign.seed``).
     workers
         Dask worker processes on this machine (one numba thread each); ``None`` or 1
-        runs in this process, with the shopper model's threads on every core.
-        Results are bit-identical either way.
+        runs in this process on every core: several replicates at once, one thread
+        each, when there are enough of them (see :func:`lanes_for`), else one at a
+        time with the shopper model's threads on every core. Results are
+        bit-identical either way.
     shoppers
         Simulated shoppers (default: ``population.shoppers``); real-world figures
         are rescaled so the population represented is unchanged.
@@ -252,6 +256,10 @@ class _Executor:
         out: list[dict[str, Any]] = []
         self.finished = {}
         if self.client is None:
+            lanes, threads = lanes_for(len(ids), plan.shoppers)
+            if lanes > 1:
+                return self._lanes(plan, ids, seed, shoppers, mode, progress, planned, done0,
+                                   lanes, threads)  # fmt: skip
             for k, r in enumerate(ids):
                 out.append(
                     reduce_replicate(
@@ -289,6 +297,89 @@ class _Executor:
             if progress:
                 progress(done, planned)
         return results
+
+    def _lanes(
+        self,
+        plan: Plan,
+        ids: list[int],
+        seed: int,
+        shoppers: int | None,
+        mode: Mode,
+        progress: Progress | None,
+        planned: int,
+        done0: int,
+        lanes: int,
+        threads: int,
+    ) -> list[dict[str, Any]]:
+        """Several replicates at once in this process, one thread of this process each.
+
+        The shopper kernels release the GIL, so while one replicate runs its fulfilment
+        model (Python) or its Python between kernels, the others' kernels go on: the
+        cores stay busy, which a single replicate on every core cannot do. Replicates
+        start in order; results are the same as one at a time.
+        """
+        cancel = threading.Event()
+        pool = concurrent.futures.ThreadPoolExecutor(lanes, thread_name_prefix="promosim-lane")
+        futures = {
+            pool.submit(_lane_task, plan, r, seed, shoppers, mode, threads, cancel): k
+            for k, r in enumerate(ids)
+        }
+        results: list[Any] = [None] * len(ids)
+        done = done0
+        try:
+            for fut in concurrent.futures.as_completed(futures):
+                k = futures[fut]
+                results[k] = fut.result()
+                self.finished[ids[k]] = results[k]
+                done += 1
+                if progress:
+                    progress(done, planned)
+        except BaseException:
+            cancel.set()  # the running replicates stop at their next epoch
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return results
+
+
+def _lane_task(
+    plan: Plan,
+    replicate: int,
+    seed: int,
+    shoppers: int | None,
+    mode: Mode,
+    threads: int,
+    cancel: threading.Event,
+) -> dict[str, Any]:
+    out = simulate_replicate(
+        plan, replicate, seed=seed, shoppers=shoppers, threads=threads, fulfilment=mode,
+        cancel=cancel,
+    )  # fmt: skip
+    return reduce_replicate(out)
+
+
+LANE_BYTES_PER_SHOPPER = 200
+"""A generous bound on one replicate's memory per simulated shopper (the state and the
+epoch's tables are about 70 bytes a shopper; the rest is headroom), for
+:func:`lanes_for`."""
+
+
+def lanes_for(replicates: int, shoppers: int) -> tuple[int, int]:
+    """How many replicates to run at once in this process, and threads for each.
+
+    The threads are the machine's cores (or ``NUMBA_NUM_THREADS`` when set): one
+    replicate per thread while there are replicates for every one and half the free
+    memory holds them, the threads shared among them; a single replicate gets them all.
+    """
+    budget = max(1, int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1))
+    lanes = min(budget, replicates)
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        lanes = min(lanes, max(1, free // 2 // max(1, shoppers * LANE_BYTES_PER_SHOPPER)))
+    except (ValueError, OSError, AttributeError):  # no sysconf figures (not Linux)
+        pass
+    lanes = max(1, lanes)
+    return lanes, max(1, budget // lanes)
 
 
 def local_cluster(workers: int, threads: int = 1) -> tuple[Any, Any]:

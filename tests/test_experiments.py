@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import xarray as xr
 from typer.testing import CliRunner
 
 from sim import compile_plan, load_scenario
+from sim import runner as sim_runner
 from sim.cli import app
 from sim.comparison import compare, counterfactual, paired
 from sim.metrics import KPIS, kpis, relative_half_width, summarize
@@ -67,18 +70,45 @@ def test_dask_workers_give_bit_identical_results(smoke: xr.Dataset) -> None:
     xr.testing.assert_identical(par, smoke)
 
 
-def test_interrupted_run_keeps_finished_replicates() -> None:
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_interrupted_run_keeps_finished_replicates(lanes: int, monkeypatch) -> None:
+    """One replicate at a time, or three side by side in threads (the others stop)."""
+    monkeypatch.setattr(sim_runner, "lanes_for", lambda n, shoppers: (min(lanes, n), 1))
+
     def stop(done: int, planned: int) -> None:
         if done == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(Interrupted) as info:
-        run(SMOKE, replicates=5, shoppers=N, progress=stop)
+        run(SMOKE, replicates=6, shoppers=N, progress=stop)
     part = info.value.partial
-    assert part is not None and list(part["replicate"].values) == [0, 1]
+    assert part is not None and part.sizes["replicate"] == 2
+    if lanes == 1:
+        assert list(part["replicate"].values) == [0, 1]
     assert part.attrs["complete"] == 0
-    whole = run(SMOKE, replicates=2, shoppers=N)
+    whole = run(SMOKE, replicates=[int(r) for r in part["replicate"].values], shoppers=N)
     xr.testing.assert_equal(part, whole)
+    assert not [t for t in threading.enumerate() if t.name.startswith("promosim-lane")]
+
+
+def test_replicates_side_by_side_equal_one_at_a_time(monkeypatch) -> None:
+    monkeypatch.setattr(sim_runner, "lanes_for", lambda n, shoppers: (1, 2))
+    one = run(SMOKE, replicates=5, shoppers=N)
+    seen: list[int] = []
+    monkeypatch.setattr(sim_runner, "lanes_for", lambda n, shoppers: (3, 1))
+    side = run(SMOKE, replicates=5, shoppers=N, progress=lambda d, p: seen.append(d))
+    xr.testing.assert_identical(side, one)
+    assert seen == [1, 2, 3, 4, 5]
+
+
+def test_lanes_follow_the_thread_budget(monkeypatch) -> None:
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
+    assert sim_runner.lanes_for(8, 1000) == (1, 1)  # what Dask workers and the benchmarks set
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "4")
+    assert sim_runner.lanes_for(8, 1000) == (4, 1)
+    assert sim_runner.lanes_for(2, 1000) == (2, 2)
+    assert sim_runner.lanes_for(1, 1000) == (1, 4)
+    assert sim_runner.lanes_for(8, 10**15) == (1, 4)  # a replicate that fills the memory
 
 
 # --- KPIs -------------------------------------------------------------------------------

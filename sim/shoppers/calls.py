@@ -21,6 +21,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from numba.core.compiler_lock import global_compiler_lock
+
 CHECK_ENV = "PROMOSIM_CHECK_KERNEL_TYPES"
 _ONLY: dict[Any, tuple[tuple[Any, ...], Callable[..., Any]]] = {}
 """Kernels compiled for one set of types so far: those types and the entry point (a
@@ -64,19 +66,22 @@ class Calls:
         """``kernel(*args)`` has just run through the dispatcher: note its entry point."""
         if kernel in self._entry:
             return
-        overloads = kernel.overloads
-        if len(overloads) == 1:
-            # the dispatcher runs only code compiled for exactly the arguments' types (it
-            # compiles it if missing): with one version, that is the one
-            if kernel not in _ONLY:
-                ((types, compiled),) = overloads.items()
-                _ONLY[kernel] = (types, compiled.entry_point)
-            types, entry = _ONLY[kernel]
-        else:  # several versions (several models in the process): work the types out
-            types = self._typeof(kernel, args)
-            if types not in overloads:  # not found as typed here: keep the dispatcher
-                return
-            entry = overloads[types].entry_point
+        # numba's compiler lock: no thread adds a version while this one reads them (models
+        # are built in several threads at once in the runner's lanes), and it guards _ONLY
+        with global_compiler_lock:
+            versions = dict(kernel.overloads)
+            if len(versions) == 1:
+                # the dispatcher runs only code compiled for exactly the arguments' types
+                # (it compiles it if missing): with one version, that is the one
+                if kernel not in _ONLY:
+                    ((types, compiled),) = versions.items()
+                    _ONLY[kernel] = (types, compiled.entry_point)
+                types, entry = _ONLY[kernel]
+            else:  # several versions (several models in the process): work the types out
+                types = self._typeof(kernel, args)
+                if types not in versions:  # not found as typed here: keep the dispatcher
+                    return
+                entry = versions[types].entry_point
         if self.check and self._typeof(kernel, args) != types:
             raise TypeError(f"{kernel.__name__}: the compiled version is not for {args}")
         self._entry[kernel] = entry
