@@ -13,7 +13,9 @@ this process with one thread: the median over five pairs of runs made back to ba
 in alternating order, each pair's ratio in speedup_2_workers_pairs), peak_rss_mb,
 crn_variance_reduction (a 10% deeper top threshold tier: (Var A + Var B) / Var(A - B)
 of GMV over paired replicates),
-fulfilment_share (share of the replicate's time in the fulfilment model).
+fulfilment_share (share of the replicate's time in the fulfilment model),
+speedup_in_process (the same ratio for this process on every core, replicates side by
+side: sim.runner.lanes_for).
 """
 
 from __future__ import annotations
@@ -82,36 +84,46 @@ def main() -> None:
     rows.append(("replicate (shoppers + fulfilment)", f"{big:,} shoppers", f"{rep_s:.1f} s"))
     rows.append(("  of which fulfilment", "", f"{fulfil_s:.2f} s ({share:.1%})"))
 
-    # 2. replicates per second: 2 single-thread Dask workers vs one thread in process,
-    # in pairs run back to back (the machine's speed drifts from minute to minute: the
-    # ratio within a pair is steadier than a ratio of runs minutes apart); the median
-    # of five pairs' ratios
-    two_threads = timed(lambda: run(plan, par_reps, shoppers=par_shoppers), 1)  # before Dask
+    # 2. replicates per second: 2 single-thread Dask workers, and this process on every
+    # core (replicates side by side, one thread each: sim.runner.lanes_for), against one
+    # thread in process; run back to back in sets (the machine's speed drifts from
+    # minute to minute: ratios within a set are steadier than ratios of runs minutes
+    # apart) in rotating order, so that a drift within a set favours none; the median
+    # of five sets' ratios
     client, cluster = local_cluster(2)
-    serial, para = [], []
+    arms: dict[str, list[float]] = {"serial": [], "dask": [], "process": []}
+
+    def one(arm: str) -> float:
+        if arm == "serial":
+            os.environ["NUMBA_NUM_THREADS"] = "1"  # the in-process model: one thread
+        try:
+            return timed(
+                lambda: run(plan, par_reps, shoppers=par_shoppers,
+                            client=client if arm == "dask" else None), 1,
+            )[0]  # fmt: skip
+        finally:
+            os.environ.pop("NUMBA_NUM_THREADS", None)
+
     try:
         run(plan, 2, shoppers=20_000, client=client)  # workers load numba's cache
+        order = list(arms)
         for k in range(5):
-            # alternate which runs first (A B, B A, ...): a drift within the minute then
-            # favours neither
-            for arm in (0, 1) if k % 2 == 0 else (1, 0):
-                if arm == 0:
-                    os.environ["NUMBA_NUM_THREADS"] = "1"  # the in-process model: one thread
-                    serial += timed(lambda: run(plan, par_reps, shoppers=par_shoppers), 1)
-                    del os.environ["NUMBA_NUM_THREADS"]
-                else:
-                    para += timed(
-                        lambda: run(plan, par_reps, shoppers=par_shoppers, client=client), 1
-                    )
+            for arm in order[k % 3 :] + order[: k % 3]:
+                arms[arm].append(one(arm))
     finally:
         client.close()
         cluster.close()
+    serial, para, inproc = arms["serial"], arms["dask"], arms["process"]
     ratios = [a / b for a, b in zip(serial, para, strict=True)]
     speedup = statistics.median(ratios)
+    in_ratios = [a / b for a, b in zip(serial, inproc, strict=True)]
+    in_speedup = statistics.median(in_ratios)
     rows.append((f"{par_reps} replicates, 1 thread in process", f"{par_shoppers:,} shoppers",
                  f"{statistics.median(serial):.1f} s"))  # fmt: skip
-    rows.append((f"{par_reps} replicates, 2 Dask workers", "", f"{statistics.median(para):.1f} s"))
-    rows.append((f"{par_reps} replicates, 2 threads in process", "", f"{two_threads[0]:.1f} s"))
+    rows.append((f"{par_reps} replicates, 2 Dask workers", "",
+                 f"{statistics.median(para):.1f} s ({speedup:.2f}x)"))  # fmt: skip
+    rows.append((f"{par_reps} replicates, in process on 2 cores", "",
+                 f"{statistics.median(inproc):.1f} s ({in_speedup:.2f}x)"))  # fmt: skip
 
     # 3. common random numbers on a small plan change
     deeper = load_scenario(BASELINE, ["promotions.threshold.tiers[1].off=110"])
@@ -136,7 +148,9 @@ def main() -> None:
         "speedup_2_workers_pairs": [round(x, 3) for x in ratios],
         "seconds_serial_1_thread": round(statistics.median(serial), 2),
         "seconds_2_workers": round(statistics.median(para), 2),
-        "seconds_in_process_2_threads": round(two_threads[0], 2),
+        "seconds_in_process_2_cores": round(statistics.median(inproc), 2),
+        "speedup_in_process": round(in_speedup, 3),
+        "speedup_in_process_sets": [round(x, 3) for x in in_ratios],
         "peak_rss_mb": round(rss, 1),
         "crn_variance_reduction": round(vr, 1),
         "targets": {
