@@ -238,23 +238,27 @@ class CohortFulfilment(FulfilmentModel):
 
     # -- the hourly tick ---------------------------------------------------------------
     def _tick(self, h: int) -> None:
-        t, b = self.t, self.books
+        t = self.t
         now = float(h + 1)
+        ser = self.books.series  # h < T here: the ticks run for the fulfilment horizon
+        new_h = self.new.get(h)
+        backlogs, waiting = [], []  # per site, at the end of the hour (for the promise)
         for s in range(self.S):
             work, hours = self.sites[s].take()
-            b.add_site("capacity", h, s, work)
-            b.add_site("surge_staff", h, s, hours["surge"])
-            b.add_site("staff", h, s, hours["shift"] + hours["surge"])
+            ser["capacity"][h, s] += work
+            ser["surge_staff"][h, s] += hours["surge"]
+            ser["staff"][h, s] += hours["shift"] + hours["surge"]
             q = self.pick_q[s]
             for c in self.arriving[s].pop(h, []):
                 q.append(c)
-                b.add_site("transfers_in", h, s, c.total)
-            new = (self.new.get(h) or [None] * self.S)[s]
+                ser["transfers_in"][h, s] += c.total
+            new = new_h[s] if new_h is not None else None
             if new is not None:
-                b.add_site("arrivals", h, s, new.total)
+                ser["arrivals"][h, s] += new.total
             done, used = serve_hour(q, work, h, new)
+            picked = ser["picked"]
             for part, when in done:
-                b.add_site("picked", h, s, part.total)
+                picked[h, s] += part.total
                 part.ready = when
                 if len(t.departures[s]):
                     self.dispatch_q[s].append(part)
@@ -269,34 +273,35 @@ class CohortFulfilment(FulfilmentModel):
                 else self.returns_q[s]
             )
             self.returns_q[s] -= ret
-            b.add_site("returns_processed", h, s, ret)
-            b.add_site("returns_backlog", h, s, self.returns_q[s])
-            self._overflow(s, h, now)
-            backlog = sum(c.total for c in q)
-            waiting = sum(c.total for c in self.dispatch_q[s])
-            b.add_site("backlog", h, s, backlog)
-            b.add_site("awaiting_dispatch", h, s, waiting)
-            b.add_site("storage_used", h, s, backlog + waiting)
-            b.add_site(
-                "site_cost", h, s,
+            ser["returns_processed"][h, s] += ret
+            ser["returns_backlog"][h, s] += self.returns_q[s]
+            backlog, wait = self._overflow(s, h, now)
+            ser["backlog"][h, s] += backlog
+            ser["awaiting_dispatch"][h, s] += wait
+            ser["storage_used"][h, s] += backlog + wait
+            ser["site_cost"][h, s] += (
                 sum(p.total for p, _ in done) * t.handling_cost[s]
-                + hours["surge"] * t.surge["cost"][s] + ret * t.return_cost,
+                + hours["surge"] * t.surge["cost"][s] + ret * t.return_cost
             )  # fmt: skip
             self.surge[s].check(backlog)
-        for r in range(self.R):
-            self._deliver(r, h)
+            backlogs.append(backlog)
+            waiting.append(wait)
+        couriers = [self._deliver(r, h) for r in range(self.R)]
         self.new.pop(h, None)
         if h < t.hours:  # the promise is quoted at checkout: only while the campaign runs
-            self._promise = self._eta(now)
-            b.promise[h] = self._promise
+            self._promise = self._eta(now, backlogs, waiting, couriers)
+            self.books.promise[h] = self._promise
 
-    def _overflow(self, s: int, h: int, now: float) -> None:
+    def _overflow(self, s: int, h: int, now: float) -> tuple[float, float]:
+        """Send away what site s cannot store; returns the orders then waiting to be
+        picked and waiting for a truck."""
         t, b = self.t, self.books
         q = self.pick_q[s]
-        used = sum(c.total for c in q) + sum(c.total for c in self.dispatch_q[s])
-        excess = used - t.storage[s]
+        backlog = sum(c.total for c in q)
+        waiting = sum(c.total for c in self.dispatch_q[s])
+        excess = backlog + waiting - t.storage[s]
         if excess <= EPS:
-            return
+            return backlog, waiting
         b.add_site("overload", h, s, 1.0)
         third_left = t.overflow_cap[s]
         while q and excess > EPS:
@@ -321,6 +326,7 @@ class CohortFulfilment(FulfilmentModel):
                 part.ready = arrive
                 self.arriving[to].setdefault(math.ceil(arrive - EPS), []).append(part)
                 b.add_site("transfers_out", h, s, part.total)
+        return sum(c.total for c in q), waiting  # (overflow takes only unpicked orders)
 
     def _shipped(self, s: int, part: Chunk, when: float, arrive: float) -> None:
         """A chunk leaves site s at ``when`` and reaches the last mile at ``arrive``."""
@@ -347,7 +353,8 @@ class CohortFulfilment(FulfilmentModel):
             else:
                 self.to_couriers[r].setdefault(math.floor(arrive + EPS), []).append(c)
 
-    def _deliver(self, r: int, h: int) -> None:
+    def _deliver(self, r: int, h: int) -> float:
+        """The couriers' hour in region r; returns the parcels then waiting for them."""
         q = self.courier_q[r]
         # Parcels reaching the couriers at the hour mark join the queue; those arriving
         # within the hour (picked at a site without linehaul, prepositioned orders after
@@ -366,12 +373,14 @@ class CohortFulfilment(FulfilmentModel):
         work, _ = self.couriers[r].take()
         self.books.add_region("courier_capacity", h, r, work)
         if not self.t.courier_count[r]:
-            return
+            return sum(c.total for c in q)  # (nothing waits: delivered on arrival)
         done, _ = serve_hour(q, work, h, new)
         for part, when in done:
             self._delivered(r, part.q, part.ot, when)
             self.books.add_region("courier_cost", h, r, part.total * self.t.courier_cost[r])
-        self.books.add_region("courier_backlog", h, r, sum(c.total for c in q))
+        backlog = sum(c.total for c in q)
+        self.books.add_region("courier_backlog", h, r, backlog)
+        return backlog
 
     def _delivered(self, r: int, by_site: np.ndarray, ot: float, when: float) -> None:
         t = self.t
@@ -388,17 +397,20 @@ class CohortFulfilment(FulfilmentModel):
             self.books.add_region("returns_shipped", min(int(when), self.T - 1), r, ret)
 
     # -- the quoted delivery time --------------------------------------------------------
-    def _eta(self, now: float) -> np.ndarray:
-        """FIFO projection: when would an order placed now reach the door, per region?"""
+    def _eta(
+        self, now: float, backlogs: list[float], waiting: list[float], couriers: list[float]
+    ) -> np.ndarray:
+        """FIFO projection: when would an order placed now reach the door, per region?
+        (The orders waiting at each site, for its trucks and for each region's couriers
+        at the end of the hour, as the tick has just summed them.)"""
         return self._quote(
             now,
             np.array([c.staff["surge"] for c in self.sites], float),
-            np.array([sum(c.total for c in q) for q in self.pick_q]),
-            np.array([sum(c.total for c in q) for q in self.dispatch_q]),
+            np.array(backlogs),
+            np.array(waiting),
             np.array(
                 [
-                    sum(c.total for c in self.courier_q[r])
-                    + sum(c.total for v in self.to_couriers[r].values() for c in v)
+                    couriers[r] + sum(c.total for v in self.to_couriers[r].values() for c in v)
                     for r in range(self.R)
                 ]
             ),

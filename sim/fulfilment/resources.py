@@ -48,11 +48,12 @@ class Capacity:
         self._t = float(env.now)
         self._work = 0.0
         self._hours = dict.fromkeys(groups, 0.0)
+        self._rate = 0.0  # kept in step by set(), the only writer of staff and factor
         self.changed: Event = env.event()
 
     @property
     def rate(self) -> float:
-        return self.factor * sum(self.staff[g] * self.per_worker[g] for g in self.staff)
+        return self._rate
 
     def on_duty(self, group: str) -> int:
         """Workers of a group able to work now (an outage with factor f leaves f of them)."""
@@ -81,6 +82,7 @@ class Capacity:
                 self.per_worker[group] = float(per_worker)
         if factor is not None:
             self.factor = float(factor)
+        self._rate = self.factor * sum(self.staff[g] * self.per_worker[g] for g in self.staff)
         old, self.changed = self.changed, self.env.event()
         old.succeed()
 
