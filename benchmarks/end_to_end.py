@@ -9,8 +9,8 @@ benchmarks/results/end_to_end.json. Ratios are measured in the same run.
 Keys: replicate_seconds_10m (one warm baseline replicate, shoppers + fulfilment,
 in process on every core; at 10 M shoppers, or the --quick size), speedup_2_workers
 (replicates per second on a Dask LocalCluster of 2 single-threaded workers / in
-this process with one thread: the median over five pairs of runs made back to back,
-in alternating order, each pair's ratio in speedup_2_workers_pairs), peak_rss_mb,
+this process with one thread: the median over six sets of runs made back to back,
+in rotating order, each set's ratio in speedup_2_workers_pairs), peak_rss_mb,
 crn_variance_reduction (a 10% deeper top threshold tier: (Var A + Var B) / Var(A - B)
 of GMV over paired replicates),
 fulfilment_share (share of the replicate's time in the fulfilment model),
@@ -89,9 +89,11 @@ def main() -> None:
     # thread in process; run back to back in sets (the machine's speed drifts from
     # minute to minute: ratios within a set are steadier than ratios of runs minutes
     # apart) in rotating order, so that a drift within a set favours none; the median
-    # of five sets' ratios
+    # of six sets' ratios
     client, cluster = local_cluster(2)
     arms: dict[str, list[float]] = {"serial": [], "dask": [], "process": []}
+
+    user_threads = os.environ.get("NUMBA_NUM_THREADS")
 
     def one(arm: str) -> float:
         if arm == "serial":
@@ -102,12 +104,15 @@ def main() -> None:
                             client=client if arm == "dask" else None), 1,
             )[0]  # fmt: skip
         finally:
-            os.environ.pop("NUMBA_NUM_THREADS", None)
+            if user_threads is None:
+                os.environ.pop("NUMBA_NUM_THREADS", None)
+            else:
+                os.environ["NUMBA_NUM_THREADS"] = user_threads
 
     try:
         run(plan, 2, shoppers=20_000, client=client)  # workers load numba's cache
         order = list(arms)
-        for k in range(5):
+        for k in range(6):  # each arm first, second and third twice
             for arm in order[k % 3 :] + order[: k % 3]:
                 arms[arm].append(one(arm))
     finally:

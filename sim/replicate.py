@@ -87,26 +87,28 @@ def simulate_replicate(
             ful = CohortFulfilment(tables, log=log)
     scale = shop.plan.scale  # real shoppers per simulated one (the plan is compiled for n)
     t_shop = t_ful = 0.0
-    for e in range(plan.calendar.hours):
-        if cancel is not None and cancel.is_set():
-            shop.close()
-            raise Cancelled(replicate)
-        t0 = time.perf_counter()
-        shop.step()
-        t1 = time.perf_counter()
-        t_shop += t1 - t0
-        if ful is not None:
-            c = shop.counters[e]
-            ful.add_orders(
-                e,
-                c[:, :, V_ORDERS].sum(axis=0) * scale,
-                c[:, :, V_TAILS].sum(axis=0) * scale,
-                c[:, :, V_RETURNS].sum(axis=0) * scale,
-            )
-            ful.run_until(e + 1)
-            if feedback:
-                shop.set_promise(ful.promise())
-            t_ful += time.perf_counter() - t1
+    try:
+        for e in range(plan.calendar.hours):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(replicate)
+            t0 = time.perf_counter()
+            shop.step()
+            t1 = time.perf_counter()
+            t_shop += t1 - t0
+            if ful is not None:
+                c = shop.counters[e]
+                ful.add_orders(
+                    e,
+                    c[:, :, V_ORDERS].sum(axis=0) * scale,
+                    c[:, :, V_TAILS].sum(axis=0) * scale,
+                    c[:, :, V_RETURNS].sum(axis=0) * scale,
+                )
+                ful.run_until(e + 1)
+                if feedback:
+                    shop.set_promise(ful.promise())
+                t_ful += time.perf_counter() - t1
+    finally:
+        shop.close()  # its threads (the last epoch has closed them already)
     out = shop.results()
     if ful is not None:
         t1 = time.perf_counter()

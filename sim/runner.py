@@ -67,6 +67,7 @@ def run(
     incremental: bool = False,
     client: Any = None,
     progress: Progress | None = None,
+    lanes: int | None = None,
 ) -> xr.Dataset:
     """Run Monte Carlo replicates of a scenario and return the labelled results.
 
@@ -102,6 +103,10 @@ def run(
         An existing ``dask.distributed.Client`` to run on (overrides ``workers``).
     progress
         Callback ``progress(done, planned)``.
+    lanes
+        In process: how many replicates run side by side (default: :func:`lanes_for`;
+        1: one at a time, on all the threads). A sweep point, itself one of many tasks
+        on a Dask worker, runs its replicates one at a time.
 
     Returns
     -------
@@ -126,7 +131,7 @@ def run(
         raise ValueError(f"replicates must be at least one distinct number >= 0; got {replicates}")
     n = plan.shoppers if shoppers is None else int(shoppers)
     done: dict[int, dict[str, Any]] = {}  # replicate -> reduced output, of the plan itself
-    with _Executor(workers, client) as ex:
+    with _Executor(workers, client, lanes) as ex:
         try:
             ds = _replicates(plan, ex, ids, seed, shoppers, n, fulfilment, progress, done,
                              precision, kpi, max_replicates)  # fmt: skip
@@ -224,8 +229,9 @@ class Interrupted(KeyboardInterrupt):
 class _Executor:
     """Runs replicate tasks in this process or on Dask (a LocalCluster it owns, or a client)."""
 
-    def __init__(self, workers: int | None, client: Any) -> None:
+    def __init__(self, workers: int | None, client: Any, lanes: int | None = None) -> None:
         self.client = client
+        self.lanes = lanes
         self.cluster: Any = None
         self.own = False
         self.workers = workers
@@ -256,7 +262,11 @@ class _Executor:
         out: list[dict[str, Any]] = []
         self.finished = {}
         if self.client is None:
-            lanes, threads = lanes_for(len(ids), plan.shoppers)
+            if self.lanes is None:
+                lanes, threads = lanes_for(len(ids), plan.shoppers, mode)
+            else:
+                lanes = max(1, min(self.lanes, len(ids)))
+                threads = max(1, thread_budget() // lanes)
             if lanes > 1:
                 return self._lanes(plan, ids, seed, shoppers, mode, progress, planned, done0,
                                    lanes, threads)  # fmt: skip
@@ -311,22 +321,23 @@ class _Executor:
         lanes: int,
         threads: int,
     ) -> list[dict[str, Any]]:
-        """Several replicates at once in this process, one thread of this process each.
+        """Several replicates at once in this process, each on ``threads`` threads.
 
         The shopper kernels release the GIL, so while one replicate runs its fulfilment
         model (Python) or its Python between kernels, the others' kernels go on: the
         cores stay busy, which a single replicate on every core cannot do. Replicates
-        start in order; results are the same as one at a time.
+        start in order; results are the same as one at a time. If the run is
+        interrupted, the running replicates stop at their next epoch; those that
+        finished, even while the others were stopping, are kept in ``finished``.
         """
         cancel = threading.Event()
         pool = concurrent.futures.ThreadPoolExecutor(lanes, thread_name_prefix="promosim-lane")
-        futures = {
-            pool.submit(_lane_task, plan, r, seed, shoppers, mode, threads, cancel): k
-            for k, r in enumerate(ids)
-        }
+        futures: dict[concurrent.futures.Future[dict[str, Any]], int] = {}
         results: list[Any] = [None] * len(ids)
         done = done0
         try:
+            for k, r in enumerate(ids):
+                futures[pool.submit(_lane_task, plan, r, seed, shoppers, mode, threads, cancel)] = k
             for fut in concurrent.futures.as_completed(futures):
                 k = futures[fut]
                 results[k] = fut.result()
@@ -337,6 +348,9 @@ class _Executor:
         except BaseException:
             cancel.set()  # the running replicates stop at their next epoch
             pool.shutdown(wait=True, cancel_futures=True)
+            for fut, k in futures.items():  # finished while the others stopped: keep them
+                if fut.done() and not fut.cancelled() and fut.exception() is None:
+                    self.finished.setdefault(ids[k], fut.result())
             raise
         pool.shutdown()
         return results
@@ -359,25 +373,65 @@ def _lane_task(
 
 
 LANE_BYTES_PER_SHOPPER = 200
-"""A generous bound on one replicate's memory per simulated shopper (the state and the
-epoch's tables are about 70 bytes a shopper; the rest is headroom), for
-:func:`lanes_for`."""
+"""A generous bound on one replicate's memory per simulated shopper in cohort mode (the
+state and the epoch's tables are about 70 bytes a shopper, plus about 14 MB whatever
+the size; the rest is headroom), for :func:`lanes_for`."""
 
 
-def lanes_for(replicates: int, shoppers: int) -> tuple[int, int]:
+def thread_budget() -> int:
+    """Threads this process may keep busy: ``NUMBA_NUM_THREADS`` when set to a positive
+    number, else the cores it may run on (its CPU affinity, as a batch job's cores)."""
+    try:
+        n = int(os.environ.get("NUMBA_NUM_THREADS", "0"))
+    except ValueError:  # numba itself warns and ignores it
+        n = 0
+    if n > 0:
+        return n
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: Linux's MemAvailable, or what is left of
+    its cgroup's memory limit (a container, a batch job) if that is less; None when
+    unknown."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    try:  # cgroup v2
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current") as f:
+                left = int(limit) - int(f.read().strip())
+            avail = left if avail is None else min(avail, left)
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def lanes_for(replicates: int, shoppers: int, mode: Mode = "cohort") -> tuple[int, int]:
     """How many replicates to run at once in this process, and threads for each.
 
-    The threads are the machine's cores (or ``NUMBA_NUM_THREADS`` when set): one
-    replicate per thread while there are replicates for every one and half the free
-    memory holds them, the threads shared among them; a single replicate gets them all.
+    One replicate per thread of :func:`thread_budget` while there are replicates for
+    every one and half the available memory holds them (the threads then shared among
+    them); else one at a time with all the threads. Per-order fulfilment (every order
+    a SimPy process: about 9 kB a simulated shopper, and Python all along) always runs
+    one at a time.
     """
-    budget = max(1, int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1))
-    lanes = min(budget, replicates)
-    try:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        lanes = min(lanes, max(1, free // 2 // max(1, shoppers * LANE_BYTES_PER_SHOPPER)))
-    except (ValueError, OSError, AttributeError):  # no sysconf figures (not Linux)
-        pass
+    budget = thread_budget()
+    lanes = min(budget, replicates) if mode != "per_order" else 1
+    avail = available_memory()
+    if avail is not None and lanes > 1:
+        lanes = min(lanes, avail // 2 // max(1, shoppers * LANE_BYTES_PER_SHOPPER))
     lanes = max(1, lanes)
     return lanes, max(1, budget // lanes)
 

@@ -14,6 +14,7 @@ from sim import runner as sim_runner
 from sim.cli import app
 from sim.comparison import compare, counterfactual, paired
 from sim.metrics import KPIS, kpis, relative_half_width, summarize
+from sim.replicate import Cancelled, simulate_replicate
 from sim.results import load, save
 from sim.runner import Interrupted, run
 
@@ -70,45 +71,88 @@ def test_dask_workers_give_bit_identical_results(smoke: xr.Dataset) -> None:
     xr.testing.assert_identical(par, smoke)
 
 
-@pytest.mark.parametrize("lanes", [1, 3])
-def test_interrupted_run_keeps_finished_replicates(lanes: int, monkeypatch) -> None:
-    """One replicate at a time, or three side by side in threads (the others stop)."""
-    monkeypatch.setattr(sim_runner, "lanes_for", lambda n, shoppers: (min(lanes, n), 1))
+def test_interrupted_run_keeps_finished_replicates(monkeypatch) -> None:
+    monkeypatch.setattr(sim_runner, "lanes_for", lambda n, shoppers, mode: (1, 1))
 
     def stop(done: int, planned: int) -> None:
         if done == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(Interrupted) as info:
+        run(SMOKE, replicates=5, shoppers=N, progress=stop)
+    part = info.value.partial
+    assert part is not None and list(part["replicate"].values) == [0, 1]
+    assert part.attrs["complete"] == 0
+    whole = run(SMOKE, replicates=2, shoppers=N)
+    xr.testing.assert_equal(part, whole)
+
+
+def test_interrupted_side_by_side_run_stops_the_running_replicates(monkeypatch) -> None:
+    """Three replicates side by side: 0 finishes and the run is interrupted; 1 and 2,
+    held until then, stop at their first epoch; the last ones never start."""
+    real = sim_runner.simulate_replicate
+    log: list[tuple[int, str]] = []
+
+    def replicate(plan, r, **kw):  # type: ignore[no-untyped-def]
+        if r > 0:
+            kw["cancel"].wait(30.0)  # until the run is interrupted
+        try:
+            out = real(plan, r, **kw)
+        except Cancelled:
+            log.append((r, "cancelled"))
+            raise
+        log.append((r, "finished"))
+        return out
+
+    monkeypatch.setattr(sim_runner, "simulate_replicate", replicate)
+    monkeypatch.setattr(sim_runner, "lanes_for", lambda n, shoppers, mode: (3, 1))
+
+    def stop(done: int, planned: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted) as info:
         run(SMOKE, replicates=6, shoppers=N, progress=stop)
     part = info.value.partial
-    assert part is not None and part.sizes["replicate"] == 2
-    if lanes == 1:
-        assert list(part["replicate"].values) == [0, 1]
-    assert part.attrs["complete"] == 0
-    whole = run(SMOKE, replicates=[int(r) for r in part["replicate"].values], shoppers=N)
-    xr.testing.assert_equal(part, whole)
+    assert part is not None and list(part["replicate"].values) == [0]
+    assert [r for r, what in log if what == "finished"] == [0]
+    cancelled = {r for r, what in log if what == "cancelled"}
+    # 3 may have started on 0's thread before the interrupt: it stops too; 4, 5 never start
+    assert {1, 2} <= cancelled <= {1, 2, 3}
     assert not [t for t in threading.enumerate() if t.name.startswith("promosim-lane")]
+    monkeypatch.setattr(sim_runner, "simulate_replicate", real)
+    xr.testing.assert_equal(part, run(SMOKE, replicates=1, shoppers=N))
+
+
+def test_a_cancelled_replicate_stops_before_its_next_epoch() -> None:
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        simulate_replicate(compile_plan(load_scenario(SMOKE), N), 0, cancel=cancel)
 
 
 def test_replicates_side_by_side_equal_one_at_a_time(monkeypatch) -> None:
-    monkeypatch.setattr(sim_runner, "lanes_for", lambda n, shoppers: (1, 2))
+    monkeypatch.setattr(sim_runner, "lanes_for", lambda n, shoppers, mode: (1, 2))
     one = run(SMOKE, replicates=5, shoppers=N)
     seen: list[int] = []
-    monkeypatch.setattr(sim_runner, "lanes_for", lambda n, shoppers: (3, 1))
+    monkeypatch.setattr(sim_runner, "lanes_for", lambda n, shoppers, mode: (3, 1))
     side = run(SMOKE, replicates=5, shoppers=N, progress=lambda d, p: seen.append(d))
     xr.testing.assert_identical(side, one)
     assert seen == [1, 2, 3, 4, 5]
 
 
-def test_lanes_follow_the_thread_budget(monkeypatch) -> None:
+def test_lanes_follow_the_thread_budget_and_the_memory(monkeypatch) -> None:
+    monkeypatch.setattr(sim_runner, "available_memory", lambda: 64 * 2**30)
     monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
     assert sim_runner.lanes_for(8, 1000) == (1, 1)  # what Dask workers and the benchmarks set
     monkeypatch.setenv("NUMBA_NUM_THREADS", "4")
     assert sim_runner.lanes_for(8, 1000) == (4, 1)
     assert sim_runner.lanes_for(2, 1000) == (2, 2)
     assert sim_runner.lanes_for(1, 1000) == (1, 4)
-    assert sim_runner.lanes_for(8, 10**15) == (1, 4)  # a replicate that fills the memory
+    assert sim_runner.lanes_for(8, 1000, "per_order") == (1, 4)
+    assert sim_runner.lanes_for(8, 10**9) == (1, 4)  # 200 GB a replicate: one at a time
+    assert sim_runner.lanes_for(8, 50_000_000) == (3, 1)  # 10 GB each in 32 GB
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "lots")  # numba ignores it too
+    assert sim_runner.thread_budget() >= 1
 
 
 # --- KPIs -------------------------------------------------------------------------------

@@ -370,6 +370,20 @@ def test_padding_lifts_baskets_to_the_tiers():
     assert subsidy(base, "threshold") > subsidy(none, "threshold")
 
 
+def test_no_padding_when_nothing_counts_towards_the_threshold():
+    """A store-scope threshold that counts none of the basket (share 0) leaves nothing to
+    pad towards, even for shoppers who pad any gap (reach 1): no division by zero."""
+    over = (
+        ("promotions.threshold.scope", "store"),
+        ("behaviour.store_scope_share", 0.0),
+        *((f"population.segments[{s}].padding_reach", 1.0) for s in ("new", "regular", "dormant")),
+    )
+    out = run(over)
+    assert total(out, "paddings") == 0
+    assert total(out, "orders") > 0 and total(out, "gmv") > 0
+    assert subsidy(out, "threshold") == 0
+
+
 def test_flash_slot_sells_to_the_earliest_attempts_and_is_never_oversold():
     plan = plan_of()
     m = ShopperModel(plan, shoppers=N)

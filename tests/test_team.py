@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import signal
 import threading
 import time
 
@@ -75,3 +76,45 @@ def test_helpers_stop_on_close_and_when_the_team_is_collected() -> None:
     for t in threads:
         t.join(5.0)
     assert not any(t.is_alive() for t in threads)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_an_interrupted_caller_returns_only_after_the_helpers_groups() -> None:
+    """The caller, waiting for the helper's group, is interrupted by a signal: the call
+    hands out no more groups and returns (raising) once the helper's group is done, so
+    no thread writes into the caller's arrays after the call."""
+    main = threading.get_ident()
+    done = np.zeros(3, bool)
+    helper_started = threading.Event()
+
+    def group(done: np.ndarray, a: int, b: int) -> None:
+        if threading.get_ident() == main:
+            assert helper_started.wait(10.0)
+            return
+        helper_started.set()
+        time.sleep(0.2)  # the caller is waiting now
+        signal.pthread_kill(main, signal.SIGUSR1)
+        time.sleep(0.3)
+        done[a] = True
+
+    def on_signal(signum: int, frame: object) -> None:
+        raise _Interrupt
+
+    old = signal.signal(signal.SIGUSR1, on_signal)
+    team = Team(2)
+    try:
+        with pytest.raises(_Interrupt):
+            team.run(group, (done,), [(0, 1), (1, 2)])
+        assert done[:2].sum() == 1  # the helper's group finished before the call returned
+        team.run(_count_bool, (done,), [(2, 3)])  # and the team still works
+        assert done[2]
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+        team.close()
+
+
+def _count_bool(done: np.ndarray, a: int, b: int) -> None:
+    done[a:b] = True

@@ -810,7 +810,7 @@ class ReferenceModel:
             b *= 1.0 - self.quantity_rate(units)
         counted = b * sc.th_share
         tier = self.next_tier(counted)
-        if tier > 0.0 and tier - counted <= self.sg.pad_reach[sh.segment] * tier:
+        if tier > 0.0 and counted > 0.0 and tier - counted <= self.sg.pad_reach[sh.segment] * tier:
             if draws.uniform(D_PAD) < self.sg.pad_prop[sh.segment]:
                 V *= tier / counted
                 units += 1

@@ -730,7 +730,9 @@ def kplan(plan: Plan, behaviour: dict[str, float] | None = None) -> KPlan:
     # GUIDE / total: the guide-table bracket of lam is int(lam * guide_scale), a product
     # instead of a division (the bracket is widened where rounding puts lam outside it,
     # so the hour found does not depend on the rounding)
-    fields["guide_scale"] = np.divide(GUIDE, total, out=np.zeros_like(total), where=total > 0)
+    with np.errstate(over="ignore"):
+        scale = np.divide(GUIDE, total, out=np.zeros_like(total), where=total > 0)
+    fields["guide_scale"] = np.where(np.isfinite(scale), scale, 0.0)  # 0: widened from 0
     packed: dict[str, np.ndarray] = {g: _pack(fields, names) for g, names in _GROUPS.items()}
     packed["sc"] = np.array([float(fields[n]) for n in SC_FIELDS])  # type: ignore[arg-type]
     for name in _ARRAYS:

@@ -15,7 +15,6 @@ its own rows and chunks (see :class:`sim.shoppers.model.ShopperModel`).
 
 from __future__ import annotations
 
-import itertools
 import queue
 import threading
 import weakref
@@ -24,36 +23,65 @@ from typing import Any
 
 
 class _Call:
-    """One parallel call: the kernel, its arguments and the groups left to take."""
+    """One parallel call: the kernel, its arguments and the groups left to take.
 
-    __slots__ = ("args", "done", "error", "finished", "groups", "kernel", "taken")
+    The counts change under ``cond``. Only the calling thread can be interrupted
+    (Python delivers signals to the main thread), so the helpers' counts are always
+    right, and an interrupted caller waits for the groups its helpers run (``active``).
+    """
+
+    __slots__ = ("active", "args", "cond", "error", "finished", "groups", "kernel", "next",
+                 "stop")  # fmt: skip
 
     def __init__(
         self, kernel: Callable[..., Any], args: tuple[Any, ...], groups: Sequence[tuple[int, int]]
     ) -> None:
         self.kernel, self.args, self.groups = kernel, args, groups
-        self.taken = itertools.count()  # next() is atomic under the GIL
-        self.finished = itertools.count(1)
-        self.done = threading.Lock()  # released by whoever finishes the last group
-        self.done.acquire()
+        self.cond = threading.Condition(threading.Lock())
+        self.next = 0  # the next group to take
+        self.finished = 0  # groups done
+        self.active = 0  # groups the helpers are running
+        self.stop = False  # abandoned: hand out no more groups
         self.error: BaseException | None = None
 
-    def work(self) -> None:
-        """Take groups until none is left."""
+    def work(self, helper: bool) -> None:
+        """Take groups until none is left (or the call is abandoned)."""
         n = len(self.groups)
-        while (k := next(self.taken)) < n:
-            a, b = self.groups[k]
+        while True:
+            with self.cond:
+                if self.stop or self.next >= n:
+                    return
+                k = self.next
+                self.next += 1
+                self.active += helper
             try:
-                self.kernel(*self.args, a, b)
+                self.kernel(*self.args, *self.groups[k])
             except BaseException as exc:  # re-raised by the caller of Team.run
                 self.error = exc
-            if next(self.finished) == n:
-                self.done.release()
+            finally:
+                with self.cond:
+                    self.active -= helper
+                    self.finished += 1
+                    if self.finished == n or self.active == 0:
+                        self.cond.notify_all()
+
+    def wait(self) -> None:
+        """Until every group is done."""
+        with self.cond:
+            while self.finished < len(self.groups):
+                self.cond.wait()
+
+    def abandon(self) -> None:
+        """Hand out no more groups, and wait for those the helpers are running."""
+        with self.cond:
+            self.stop = True
+            while self.active > 0:
+                self.cond.wait(0.1)
 
 
 def _helper(calls: queue.SimpleQueue[_Call | None]) -> None:
     while (call := calls.get()) is not None:
-        call.work()
+        call.work(helper=True)
 
 
 class Team:
@@ -92,8 +120,14 @@ class Team:
         call = _Call(kernel, args, groups)
         for _ in self._helpers:
             self._calls.put(call)
-        call.work()
-        call.done.acquire()
+        try:
+            call.work(helper=False)
+            call.wait()
+        except BaseException:
+            # interrupted (Ctrl-C): hand out no more groups, and return only once no
+            # helper is writing into the caller's arrays
+            call.abandon()
+            raise
         if call.error is not None:
             raise call.error
 

@@ -198,7 +198,9 @@ def point_task(
             apply_override(data, origin, key, value)
         scenario = Scenario.model_validate(data)
         t1 = time.perf_counter()
-        ds = run(scenario, replicates=replicates, seed=seed, workers=None, shoppers=shoppers)
+        ds = run(
+            scenario, replicates=replicates, seed=seed, workers=None, shoppers=shoppers, lanes=1
+        )  # fmt: skip (one task of many on the worker: one at a time)
         t2 = time.perf_counter()
         k = kpis(ds)
         values = np.full((len(replicates), len(kpi_names)), np.nan)
