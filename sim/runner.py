@@ -23,6 +23,7 @@ from sim.plan import Plan, compile_plan, for_shoppers
 from sim.replicate import Mode, simulate_replicate
 from sim.results import reduce_replicate, to_dataset
 from sim.scenario import Scenario, load_scenario
+from sim.shoppers.team import thread_budget
 
 Progress = Callable[[int, int], None]
 """Called as progress(replicates done, replicates planned)."""
@@ -376,21 +377,6 @@ LANE_BYTES_PER_SHOPPER = 200
 """A generous bound on one replicate's memory per simulated shopper in cohort mode (the
 state and the epoch's tables are about 70 bytes a shopper, plus about 14 MB whatever
 the size; the rest is headroom), for :func:`lanes_for`."""
-
-
-def thread_budget() -> int:
-    """Threads this process may keep busy: ``NUMBA_NUM_THREADS`` when set to a positive
-    number, else the cores it may run on (its CPU affinity, as a batch job's cores)."""
-    try:
-        n = int(os.environ.get("NUMBA_NUM_THREADS", "0"))
-    except ValueError:  # numba itself warns and ignores it
-        n = 0
-    if n > 0:
-        return n
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def available_memory() -> int | None:

@@ -13,7 +13,6 @@ True
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +24,7 @@ from sim.shoppers import kernels as K
 from sim.shoppers.calls import Calls
 from sim.shoppers.state import NO_EVENT, KPend, new_pending, new_state
 from sim.shoppers.tables import COUNTER_NAMES, MONEY, NM, NV, V_ORDERS, KPlan, kplan
-from sim.shoppers.team import Team
+from sim.shoppers.team import Team, thread_budget
 
 DEFAULT_CHUNK = 16384
 GROUP_CHUNKS = 32
@@ -63,8 +62,8 @@ class ShopperModel:
     behaviour
         Overrides of the behavioural constants (see ``BEHAVIOUR_DEFAULTS``).
     threads
-        Threads running chunks of shoppers (default: the machine's cores, or
-        ``NUMBA_NUM_THREADS`` when set). Results do not depend on it.
+        Threads running chunks of shoppers (default: ``NUMBA_NUM_THREADS`` when set,
+        else the cores this process may run on). Results do not depend on it.
     log_every
         Opt-in debug aid: log every session of shoppers whose index is a multiple of
         this (0: no log). ``results()["session_log"]`` is then a structured array, one
@@ -91,9 +90,7 @@ class ShopperModel:
     ) -> None:
         plan = for_shoppers(plan, shoppers)  # limited stock in this run's simulated units
         self.plan = plan
-        self.threads = max(
-            1, int(threads or os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1)
-        )
+        self.threads = max(1, int(threads or thread_budget()))
         self.P: KPlan = kplan(plan, behaviour)
         if self.P.H >= NO_EVENT:
             raise ValueError(f"campaigns of {NO_EVENT} hours or more are not supported")

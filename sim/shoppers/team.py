@@ -15,6 +15,7 @@ its own rows and chunks (see :class:`sim.shoppers.model.ShopperModel`).
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import weakref
@@ -139,3 +140,18 @@ class Team:
 def _stop(calls: queue.SimpleQueue[_Call | None], n: int) -> None:
     for _ in range(n):
         calls.put(None)
+
+
+def thread_budget() -> int:
+    """Threads this process may keep busy: ``NUMBA_NUM_THREADS`` when set to a positive
+    number, else the cores it may run on (its CPU affinity, as a batch job's cores)."""
+    try:
+        n = int(os.environ.get("NUMBA_NUM_THREADS", "0"))
+    except ValueError:  # numba itself warns and ignores it
+        n = 0
+    if n > 0:
+        return n
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
