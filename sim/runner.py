@@ -437,12 +437,23 @@ def local_cluster(workers: int, threads: int = 1) -> tuple[Any, Any]:
     for k in ("NUMBA_CACHE_DIR",):
         if k in os.environ:
             env[k] = os.environ[k]
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address="127.0.0.1:0",
-            host="127.0.0.1",
-        )
+    # the nannies run in this process and set these in its os.environ before spawning
+    # (distributed's nanny.py): put this process's own values back, or its later runs
+    # in process would see NUMBA_NUM_THREADS=1 (one thread, one replicate at a time)
+    ours = {k: os.environ.get(k) for k in env}
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address="127.0.0.1:0",
+                host="127.0.0.1",
+            )
+    finally:
+        for k, v in ours.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return Client(cluster), cluster

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -66,9 +67,23 @@ def test_replicate_is_the_same_alone_or_in_a_batch(smoke: xr.Dataset) -> None:
     assert not smoke["gmv"].sel(replicate=1).equals(smoke["gmv"].sel(replicate=2))
 
 
-def test_dask_workers_give_bit_identical_results(smoke: xr.Dataset) -> None:
+def test_dask_workers_give_bit_identical_results(smoke: xr.Dataset, monkeypatch) -> None:
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
     par = run(SMOKE, replicates=4, shoppers=N, workers=2)
     xr.testing.assert_identical(par, smoke)
+    # the workers get one numba thread each; this process keeps its own settings
+    # (distributed's nannies, which run here, set them in os.environ to spawn workers)
+    assert "NUMBA_NUM_THREADS" not in os.environ
+    assert os.environ["OMP_NUM_THREADS"] == "3"
+    client, cluster = sim_runner.local_cluster(2)
+    try:
+        got = client.run(lambda: os.environ.get("NUMBA_NUM_THREADS"))
+        assert list(got.values()) == ["1", "1"]
+        assert "NUMBA_NUM_THREADS" not in os.environ
+    finally:
+        client.close()
+        cluster.close()
 
 
 def test_interrupted_run_keeps_finished_replicates(monkeypatch) -> None:
