@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## demo: install, validate the bundled plans, run Monte Carlo replicates of the Double 11 baseline
-## (500,000 simulated shoppers standing for the plan's 200 M, 12 replicates: about half a minute
+## (500,000 simulated shoppers standing for the plan's 200 M, 12 replicates, two side by side: 15-20 s
 ## once numba's cache is warm; the first run compiles the kernels for about a minute more)
 demo: $(STAMP)
 	$(BIN)/promosim validate scenarios/*.toml
