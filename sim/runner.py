@@ -327,7 +327,8 @@ class _Executor:
         The shopper kernels release the GIL, so while one replicate runs its fulfilment
         model (Python) or its Python between kernels, the others' kernels go on: the
         cores stay busy, which a single replicate on every core cannot do. Replicates
-        start in order; results are the same as one at a time. If the run is
+        start in order (the last round's on more threads: :func:`lane_threads`);
+        results are the same as one at a time. If the run is
         interrupted, the running replicates stop at their next epoch; those that
         finished, even while the others were stopping, are kept in ``finished``.
         """
@@ -337,8 +338,9 @@ class _Executor:
         results: list[Any] = [None] * len(ids)
         done = done0
         try:
-            for k, r in enumerate(ids):
-                futures[pool.submit(_lane_task, plan, r, seed, shoppers, mode, threads, cancel)] = k
+            for k, (r, th) in enumerate(zip(ids, lane_threads(len(ids), lanes, threads),
+                                            strict=True)):  # fmt: skip
+                futures[pool.submit(_lane_task, plan, r, seed, shoppers, mode, th, cancel)] = k
             for fut in concurrent.futures.as_completed(futures):
                 k = futures[fut]
                 results[k] = fut.result()
@@ -355,6 +357,25 @@ class _Executor:
             raise
         pool.shutdown()
         return results
+
+
+def lane_threads(replicates: int, lanes: int, threads: int) -> list[int]:
+    """Threads for each replicate run side by side: ``threads`` each, but the last round,
+    with fewer replicates than lanes (``replicates % lanes`` of them, started about
+    together), shares all the lanes' threads.
+
+    Examples
+    --------
+    >>> lane_threads(5, 2, 1)  # 0-3 two at a time; 4 alone, on both threads
+    [1, 1, 1, 1, 2]
+    >>> lane_threads(7, 3, 2)  # 6 alone on the three lanes' 6 threads
+    [2, 2, 2, 2, 2, 2, 6]
+    """
+    last = replicates % lanes
+    out = [threads] * replicates
+    for k in range(replicates - last, replicates):
+        out[k] = max(threads, threads * lanes // last)
+    return out
 
 
 def _lane_task(
