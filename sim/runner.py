@@ -260,7 +260,6 @@ class _Executor:
         planned: int,
         done0: int = 0,
     ) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
         self.finished = {}
         if self.client is None:
             if self.lanes is None:
@@ -268,18 +267,36 @@ class _Executor:
             else:
                 lanes = max(1, min(self.lanes, len(ids)))
                 threads = max(1, thread_budget() // lanes)
-            if lanes > 1:
-                return self._lanes(plan, ids, seed, shoppers, mode, progress, planned, done0,
-                                   lanes, threads)  # fmt: skip
-            for k, r in enumerate(ids):
-                out.append(
-                    reduce_replicate(
-                        simulate_replicate(plan, r, seed=seed, shoppers=shoppers, fulfilment=mode)
-                    )
-                )
-                self.finished[r] = out[-1]
-                if progress:
-                    progress(done0 + k + 1, planned)
+            # ``lanes`` replicates at a time in this process, each on ``threads`` threads
+            # (one lane: one at a time, on all of them). The shopper kernels release the
+            # GIL, so while one replicate runs Python (its fulfilment model, the code
+            # between kernels) the others' kernels go on. Replicates start in order, the
+            # last round's on more threads (lane_threads). Interrupted, the running ones
+            # stop at their next epoch; those that finished, even while the others were
+            # stopping, are kept in ``finished``.
+            cancel = threading.Event()
+            pool = concurrent.futures.ThreadPoolExecutor(lanes, thread_name_prefix="promosim-lane")
+            running: dict[concurrent.futures.Future[dict[str, Any]], int] = {}
+            out: list[Any] = [None] * len(ids)
+            done = done0
+            try:
+                for k, (r, th) in enumerate(zip(ids, lane_threads(len(ids), lanes, threads),
+                                                strict=True)):  # fmt: skip
+                    running[pool.submit(_lane_task, plan, r, seed, shoppers, mode, th, cancel)] = k
+                for fut in concurrent.futures.as_completed(running):
+                    k = running[fut]
+                    out[k] = self.finished[ids[k]] = fut.result()
+                    done += 1
+                    if progress:
+                        progress(done, planned)
+            except BaseException:
+                cancel.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                for fut, k in running.items():  # finished while the others stopped: keep them
+                    if fut.done() and not fut.cancelled() and fut.exception() is None:
+                        self.finished.setdefault(ids[k], fut.result())
+                raise
+            pool.shutdown()
             return out
         from dask.distributed import as_completed
 
@@ -307,55 +324,6 @@ class _Executor:
             done += 1
             if progress:
                 progress(done, planned)
-        return results
-
-    def _lanes(
-        self,
-        plan: Plan,
-        ids: list[int],
-        seed: int,
-        shoppers: int | None,
-        mode: Mode,
-        progress: Progress | None,
-        planned: int,
-        done0: int,
-        lanes: int,
-        threads: int,
-    ) -> list[dict[str, Any]]:
-        """Several replicates at once in this process, each on ``threads`` threads.
-
-        The shopper kernels release the GIL, so while one replicate runs its fulfilment
-        model (Python) or its Python between kernels, the others' kernels go on: the
-        cores stay busy, which a single replicate on every core cannot do. Replicates
-        start in order (the last round's on more threads: :func:`lane_threads`);
-        results are the same as one at a time. If the run is
-        interrupted, the running replicates stop at their next epoch; those that
-        finished, even while the others were stopping, are kept in ``finished``.
-        """
-        cancel = threading.Event()
-        pool = concurrent.futures.ThreadPoolExecutor(lanes, thread_name_prefix="promosim-lane")
-        futures: dict[concurrent.futures.Future[dict[str, Any]], int] = {}
-        results: list[Any] = [None] * len(ids)
-        done = done0
-        try:
-            for k, (r, th) in enumerate(zip(ids, lane_threads(len(ids), lanes, threads),
-                                            strict=True)):  # fmt: skip
-                futures[pool.submit(_lane_task, plan, r, seed, shoppers, mode, th, cancel)] = k
-            for fut in concurrent.futures.as_completed(futures):
-                k = futures[fut]
-                results[k] = fut.result()
-                self.finished[ids[k]] = results[k]
-                done += 1
-                if progress:
-                    progress(done, planned)
-        except BaseException:
-            cancel.set()  # the running replicates stop at their next epoch
-            pool.shutdown(wait=True, cancel_futures=True)
-            for fut, k in futures.items():  # finished while the others stopped: keep them
-                if fut.done() and not fut.cancelled() and fut.exception() is None:
-                    self.finished.setdefault(ids[k], fut.result())
-            raise
-        pool.shutdown()
         return results
 
 
