@@ -15,7 +15,11 @@ crn_variance_reduction (a 10% deeper top threshold tier: (Var A + Var B) / Var(A
 of GMV over paired replicates),
 fulfilment_share (share of the replicate's time in the fulfilment model),
 speedup_in_process (the same ratio for this process on every core, replicates side by
-side: sim.runner.lanes_for).
+side: sim.runner.lanes_for), speedup_2_processes (the machine's own ceiling for the
+two arms above, measured in the same sets: two independent Python processes with one
+thread each, each running half of the replicates with sim.run, started together),
+dask_efficiency and in_process_efficiency (each arm's speed-up over that ceiling, set
+by set, median).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,6 +47,57 @@ from sim.replicate import simulate_replicate  # noqa: E402
 from sim.runner import local_cluster, run  # noqa: E402
 
 BASELINE = ROOT / "scenarios" / "double11_baseline.toml"
+
+# one of the two processes of the ceiling arm: runs a replicate of the same size first
+# (a fresh process's first replicate is slower: numba loads from its cache the kernels
+# the run needs; the other arms' processes are warm), says it is ready, waits for the
+# go, runs its replicates with one thread and says it is done
+HALF = """
+import sys
+from sim import compile_plan, load_scenario
+from sim.runner import run
+plan = compile_plan(load_scenario(sys.argv[1]))
+run(plan, 1, shoppers=int(sys.argv[2]))
+print("ready", flush=True)
+sys.stdin.readline()
+run(plan, [int(r) for r in sys.argv[3].split(",")], shoppers=int(sys.argv[2]))
+print("done", flush=True)
+"""
+
+
+def two_processes(replicates: int, shoppers: int) -> float:
+    """Seconds for two independent one-thread processes to run half of the replicates
+    each (from the go, given to both once both are ready, until both are done)."""
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    halves = [range(0, replicates, 2), range(1, replicates, 2)]
+    procs = []
+    for h in halves:
+        argv = [sys.executable, "-c", HALF, str(BASELINE), str(shoppers), ",".join(map(str, h))]
+        procs.append(
+            subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
+            )
+        )
+    try:
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        t0 = time.perf_counter()
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        for p in procs:  # the clock stops at "done": an interpreter's exit is not work
+            assert p.stdout is not None
+            if p.stdout.readline().strip() != "done":
+                raise RuntimeError("a process of the two-process arm failed")
+        dt = time.perf_counter() - t0
+        for p in procs:
+            p.wait()
+        return dt
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
 
 
 def peak_rss_mb() -> float:
@@ -91,11 +147,13 @@ def main() -> None:
     # apart) in rotating order, so that a drift within a set favours none; the median
     # of six sets' ratios
     client, cluster = local_cluster(2)
-    arms: dict[str, list[float]] = {"serial": [], "dask": [], "process": []}
+    arms: dict[str, list[float]] = {"serial": [], "dask": [], "process": [], "ceiling": []}
 
     user_threads = os.environ.get("NUMBA_NUM_THREADS")
 
     def one(arm: str) -> float:
+        if arm == "ceiling":
+            return two_processes(par_reps, par_shoppers)
         if arm == "serial":
             os.environ["NUMBA_NUM_THREADS"] = "1"  # the in-process model: one thread
         try:
@@ -112,23 +170,31 @@ def main() -> None:
     try:
         run(plan, 2, shoppers=20_000, client=client)  # workers load numba's cache
         order = list(arms)
-        for k in range(6):  # each arm first, second and third twice
-            for arm in order[k % 3 :] + order[: k % 3]:
+        for k in range(8):  # each arm first, second, third and fourth twice
+            for arm in order[k % 4 :] + order[: k % 4]:
                 arms[arm].append(one(arm))
     finally:
         client.close()
         cluster.close()
-    serial, para, inproc = arms["serial"], arms["dask"], arms["process"]
+    serial, para, inproc, ceil = arms["serial"], arms["dask"], arms["process"], arms["ceiling"]
     ratios = [a / b for a, b in zip(serial, para, strict=True)]
     speedup = statistics.median(ratios)
     in_ratios = [a / b for a, b in zip(serial, inproc, strict=True)]
     in_speedup = statistics.median(in_ratios)
+    ceil_ratios = [a / b for a, b in zip(serial, ceil, strict=True)]
+    ceiling = statistics.median(ceil_ratios)
+    dask_eff = statistics.median(c / p for c, p in zip(ceil, para, strict=True))
+    in_eff = statistics.median(c / p for c, p in zip(ceil, inproc, strict=True))
     rows.append((f"{par_reps} replicates, 1 thread in process", f"{par_shoppers:,} shoppers",
                  f"{statistics.median(serial):.1f} s"))  # fmt: skip
     rows.append((f"{par_reps} replicates, 2 Dask workers", "",
                  f"{statistics.median(para):.1f} s ({speedup:.2f}x)"))  # fmt: skip
     rows.append((f"{par_reps} replicates, in process on 2 cores", "",
                  f"{statistics.median(inproc):.1f} s ({in_speedup:.2f}x)"))  # fmt: skip
+    rows.append((f"{par_reps} replicates, 2 processes of 1 thread", "the machine's ceiling",
+                 f"{statistics.median(ceil):.1f} s ({ceiling:.2f}x)"))  # fmt: skip
+    rows.append(("  Dask / in process, share of the ceiling", "",
+                 f"{dask_eff:.2f} / {in_eff:.2f}"))  # fmt: skip
 
     # 3. common random numbers on a small plan change
     deeper = load_scenario(BASELINE, ["promotions.threshold.tiers[1].off=110"])
@@ -156,6 +222,11 @@ def main() -> None:
         "seconds_in_process_2_cores": round(statistics.median(inproc), 2),
         "speedup_in_process": round(in_speedup, 3),
         "speedup_in_process_sets": [round(x, 3) for x in in_ratios],
+        "seconds_2_processes": round(statistics.median(ceil), 2),
+        "speedup_2_processes": round(ceiling, 3),
+        "speedup_2_processes_sets": [round(x, 3) for x in ceil_ratios],
+        "dask_efficiency": round(dask_eff, 3),
+        "in_process_efficiency": round(in_eff, 3),
         "peak_rss_mb": round(rss, 1),
         "crn_variance_reduction": round(vr, 1),
         "targets": {
