@@ -33,7 +33,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,58 +45,10 @@ from sim.comparison import compare  # noqa: E402
 from sim.replicate import simulate_replicate  # noqa: E402
 from sim.runner import local_cluster, run  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ceiling import concurrent_runs  # noqa: E402
+
 BASELINE = ROOT / "scenarios" / "double11_baseline.toml"
-
-# one of the two processes of the ceiling arm: runs a replicate of the same size first
-# (a fresh process's first replicate is slower: numba loads from its cache the kernels
-# the run needs; the other arms' processes are warm), says it is ready, waits for the
-# go, runs its replicates with one thread and says it is done
-HALF = """
-import sys
-from sim import compile_plan, load_scenario
-from sim.runner import run
-plan = compile_plan(load_scenario(sys.argv[1]))
-run(plan, 1, shoppers=int(sys.argv[2]))
-print("ready", flush=True)
-sys.stdin.readline()
-run(plan, [int(r) for r in sys.argv[3].split(",")], shoppers=int(sys.argv[2]))
-print("done", flush=True)
-"""
-
-
-def two_processes(replicates: int, shoppers: int) -> float:
-    """Seconds for two independent one-thread processes to run half of the replicates
-    each (from the go, given to both once both are ready, until both are done)."""
-    env = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    halves = [range(0, replicates, 2), range(1, replicates, 2)]
-    procs = []
-    for h in halves:
-        argv = [sys.executable, "-c", HALF, str(BASELINE), str(shoppers), ",".join(map(str, h))]
-        procs.append(
-            subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
-            )
-        )
-    try:
-        for p in procs:
-            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
-        t0 = time.perf_counter()
-        for p in procs:
-            assert p.stdin is not None
-            p.stdin.write("go\n")
-            p.stdin.flush()
-        for p in procs:  # the clock stops at "done": an interpreter's exit is not work
-            assert p.stdout is not None
-            if p.stdout.readline().strip() != "done":
-                raise RuntimeError("a process of the two-process arm failed")
-        dt = time.perf_counter() - t0
-        for p in procs:
-            p.wait()
-        return dt
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
 
 
 def peak_rss_mb() -> float:
@@ -153,7 +104,8 @@ def main() -> None:
 
     def one(arm: str) -> float:
         if arm == "ceiling":
-            return two_processes(par_reps, par_shoppers)
+            halves = [range(0, par_reps, 2), range(1, par_reps, 2)]
+            return concurrent_runs(BASELINE, par_shoppers, halves)
         if arm == "serial":
             os.environ["NUMBA_NUM_THREADS"] = "1"  # the in-process model: one thread
         try:

@@ -14,6 +14,10 @@ share of a point's wall time (1 worker) spent outside the simulation itself
 (``sim.run``): KPI reduction, Dask scheduling and transfer, store writes;
 kpi_share = the KPI reduction's part of it. Medians over repeats. cost_10k: what a
 10,000-point sweep of such points would cost on a 200-core cluster.
+efficiency_2_processes: the machine's ceiling, measured after each pair of sweeps:
+the same replicates in one process against two independent one-thread processes
+(half each, started together: benchmarks/ceiling.py), the same formula;
+share_of_ceiling = efficiency_2_workers / efficiency_2_processes, pair by pair, median.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ sys.path.insert(0, str(ROOT))
 from sim.runner import local_cluster  # noqa: E402
 from sim.sweep.execute import execute, prepare  # noqa: E402
 from sim.sweep.store import locked  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ceiling import concurrent_runs  # noqa: E402
 
 SMOKE = ROOT / "scenarios" / "smoke.toml"
 SHOPPERS = 3000
@@ -67,6 +74,7 @@ def main() -> None:
     # to back: the machine's speed drifts from minute to minute, and the ratio within a
     # pair is steadier than a ratio of runs minutes apart; the median of the pairs
     runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+    ceiling: dict[int, list[float]] = {1: [], 2: []}
     clusters = {w: local_cluster(w) for w in (1, 2)}
     tag = 0
     try:
@@ -75,9 +83,15 @@ def main() -> None:
         # size a point to ~target seconds of simulation
         per_rep = one_sweep(clusters[1][0], 1, 2, tag := tag + 1)["sim_seconds"] / 2
         replicates = max(1, round(target / per_rep))
+        work = list(range(points * replicates))  # the sweep's replicates, for the ceiling
+        shares = {1: [work], 2: [work[0::2], work[1::2]]}
         for k in range(repeats):
             for w in (1, 2) if k % 2 == 0 else (2, 1):  # alternating order: see end_to_end.py
                 runs[w].append(one_sweep(clusters[w][0], points, replicates, tag := tag + 1))
+            # the machine's ceiling in the same minutes: the same work in one process, and
+            # split over two independent processes (ceiling.py)
+            for w in (1, 2) if k % 2 == 0 else (2, 1):
+                ceiling[w].append(concurrent_runs(SMOKE, SHOPPERS, shares[w]))
     finally:
         for client, cluster in clusters.values():
             client.close()
@@ -98,6 +112,9 @@ def main() -> None:
     kpi_share = med(1, lambda r: (r["task_seconds"] - r["sim_seconds"]) / r["wall_seconds"])
     write_share = med(1, lambda r: r["write_seconds"] / r["wall_seconds"])
     eff = statistics.median(pairs)
+    ceiling_pairs = [a / (2 * b) for a, b in zip(ceiling[1], ceiling[2], strict=True)]
+    eff_ceiling = statistics.median(ceiling_pairs)
+    of_ceiling = statistics.median(e / c for e, c in zip(pairs, ceiling_pairs, strict=True))
 
     core_hours = 10_000 * point_s / 3600
     wall_h = core_hours / (200 * eff)
@@ -125,10 +142,18 @@ def main() -> None:
         f"efficiency_2_workers {eff:.3f} (target >= 0.9); overhead_per_point {overhead:.3f} "
         f"(target <= 0.05; KPI reduction {kpi_share:.3f}, store writes {write_share:.4f})"
     )
+    print(
+        f"the machine's ceiling in the same minutes (the same replicates in two independent "
+        f"one-thread processes against one): efficiency {eff_ceiling:.3f}; the sweep reaches "
+        f"{of_ceiling:.2f} of it"
+    )
     print(cost)
     result = {
         "efficiency_2_workers": eff,
         "efficiency_2_workers_pairs": pairs,
+        "efficiency_2_processes": eff_ceiling,
+        "efficiency_2_processes_pairs": ceiling_pairs,
+        "share_of_ceiling": of_ceiling,
         "overhead_per_point": overhead,
         "kpi_share": kpi_share,
         "write_share": write_share,

@@ -1,0 +1,72 @@
+"""The machine's own ceiling for parallel replicates: independent one-thread processes.
+
+Used by end_to_end.py and sweep.py. On a VM whose second vCPU changes speed from
+minute to minute, a speed-up measured for Dask workers means little alone; run in
+the same minutes, the same work split over independent processes (no Dask, no
+threads, nothing shared) says what the machine gave two workers.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# one process: runs a replicate of the same size first (a fresh process's first
+# replicate is slower: numba loads from its cache the kernels the run needs; the other
+# arms' processes are warm), says it is ready, waits for the go, runs its replicates
+# with one thread and says it is done
+_CHILD = """
+import sys
+from sim import compile_plan, load_scenario
+from sim.runner import run
+plan = compile_plan(load_scenario(sys.argv[1]))
+run(plan, 1, shoppers=int(sys.argv[2]))
+print("ready", flush=True)
+sys.stdin.readline()
+run(plan, [int(r) for r in sys.argv[3].split(",")], shoppers=int(sys.argv[2]))
+print("done", flush=True)
+"""
+
+
+def concurrent_runs(scenario: Path, shoppers: int, shares: Sequence[Sequence[int]]) -> float:
+    """Seconds for one independent one-thread process per share (a list of replicate
+    numbers) to run its share with ``sim.run``: from the go, given to all once all are
+    ready, until all are done (an interpreter's exit is not work)."""
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    procs = []
+    try:
+        for share in shares:
+            argv = [sys.executable, "-c", _CHILD, str(scenario), str(shoppers)]
+            argv.append(",".join(map(str, share)))
+            procs.append(
+                subprocess.Popen(
+                    argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
+                )
+            )
+        for p in procs:
+            assert p.stdout is not None
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError("a process of the ceiling arm failed to start")
+        t0 = time.perf_counter()
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        for p in procs:
+            assert p.stdout is not None
+            if p.stdout.readline().strip() != "done":
+                raise RuntimeError("a process of the ceiling arm failed")
+        dt = time.perf_counter() - t0
+        for p in procs:
+            p.wait()
+        return dt
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
