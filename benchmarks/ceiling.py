@@ -37,9 +37,25 @@ print("done", flush=True)
 def concurrent_runs(scenario: Path, shoppers: int, shares: Sequence[Sequence[int]]) -> float:
     """Seconds for one independent one-thread process per share (a list of replicate
     numbers) to run its share with ``sim.run``: from the go, given to all once all are
-    ready, until all are done (an interpreter's exit is not work)."""
-    env = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    procs = []
+    ready, until all are done (an interpreter's exit is not work). There is no timeout:
+    a process that hangs hangs the benchmark (Ctrl-C kills the processes)."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONPATH=path)
+    procs: list[subprocess.Popen[str]] = []
+
+    def expect(k: int, word: str) -> None:
+        p = procs[k]
+        assert p.stdout is not None
+        line = p.stdout.readline().strip()
+        if line != word:
+            p.kill()
+            code = p.wait()
+            raise RuntimeError(
+                f"ceiling process {k} ({len(shares[k])} replicates of {scenario.name} at "
+                f"{shoppers:,} shoppers) printed {line!r} instead of {word!r} and exited "
+                f"with code {code}; its traceback is above"
+            )
+
     try:
         for share in shares:
             argv = [sys.executable, "-c", _CHILD, str(scenario), str(shoppers)]
@@ -49,19 +65,15 @@ def concurrent_runs(scenario: Path, shoppers: int, shares: Sequence[Sequence[int
                     argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
                 )
             )
-        for p in procs:
-            assert p.stdout is not None
-            if p.stdout.readline().strip() != "ready":
-                raise RuntimeError("a process of the ceiling arm failed to start")
+        for k in range(len(procs)):
+            expect(k, "ready")
         t0 = time.perf_counter()
         for p in procs:
             assert p.stdin is not None
             p.stdin.write("go\n")
             p.stdin.flush()
-        for p in procs:
-            assert p.stdout is not None
-            if p.stdout.readline().strip() != "done":
-                raise RuntimeError("a process of the ceiling arm failed")
+        for k in range(len(procs)):
+            expect(k, "done")
         dt = time.perf_counter() - t0
         for p in procs:
             p.wait()
@@ -70,3 +82,4 @@ def concurrent_runs(scenario: Path, shoppers: int, shares: Sequence[Sequence[int
         for p in procs:
             if p.poll() is None:
                 p.kill()
+                p.wait()

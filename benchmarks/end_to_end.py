@@ -9,7 +9,7 @@ benchmarks/results/end_to_end.json. Ratios are measured in the same run.
 Keys: replicate_seconds_10m (one warm baseline replicate, shoppers + fulfilment,
 in process on every core; at 10 M shoppers, or the --quick size), speedup_2_workers
 (replicates per second on a Dask LocalCluster of 2 single-threaded workers / in
-this process with one thread: the median over six sets of runs made back to back,
+this process with one thread: the median over eight sets of runs made back to back,
 in rotating order, each set's ratio in speedup_2_workers_pairs), peak_rss_mb,
 crn_variance_reduction (a 10% deeper top threshold tier: (Var A + Var B) / Var(A - B)
 of GMV over paired replicates),
@@ -18,8 +18,9 @@ speedup_in_process (the same ratio for this process on every core, replicates si
 side: sim.runner.lanes_for), speedup_2_processes (the machine's own ceiling for the
 two arms above, measured in the same sets: two independent Python processes with one
 thread each, each running half of the replicates with sim.run, started together),
-dask_efficiency and in_process_efficiency (each arm's speed-up over that ceiling, set
-by set, median).
+dask_efficiency and in_process_efficiency (shares of that ceiling: each arm's time
+against the ceiling arm's, set by set, median; a median of per-set ratios, so it can
+be below 1 while the arm's median speed-up is above the ceiling's).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def main() -> None:
     # thread in process; run back to back in sets (the machine's speed drifts from
     # minute to minute: ratios within a set are steadier than ratios of runs minutes
     # apart) in rotating order, so that a drift within a set favours none; the median
-    # of six sets' ratios
+    # of eight sets' ratios
     client, cluster = local_cluster(2)
     arms: dict[str, list[float]] = {"serial": [], "dask": [], "process": [], "ceiling": []}
 

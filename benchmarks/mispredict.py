@@ -9,7 +9,10 @@ it misses on about min(p, 1 - p) of the draws. This VM has no hardware counters
 directly: a loop over the project's own generator (``sim.rng.uniform``) whose
 branch, taken with probability p, guards a store (so it cannot be compiled into
 a select). The extra time at p = 0.5 over the mean of p = 0 and p = 1 (both
-predicted perfectly) is the cost of a miss on half of the draws.
+predicted perfectly) is the cost of a miss on half of the draws. The loop's
+iterations are independent, so the figure counts the pipeline's penalty and the
+overlap with the next draws that a miss throws away; in code whose work overlaps
+less, a miss may cost less.
 
 Prints the figures, and as its last line one JSON object; also writes
 benchmarks/results/mispredict.json. Keys: ns_per_iteration (median of five runs,
