@@ -231,6 +231,48 @@ def test_event_log(mode: str) -> None:
         assert picked[8:12].tolist() == [18.0, 2.0, 20.0, 10.0]
 
 
+@pytest.mark.parametrize("network", ["busy", "tiny"])
+def test_drained_ticks_book_what_full_ticks_book(network: str, monkeypatch: Any) -> None:
+    """After the campaign, once no order or return is left, the cohort model books only
+    the staff's hours and capacity (``_idle_tick``): bit for bit what the full tick
+    books, event log included."""
+    if network == "busy":  # overflow, transfers, trucks, couriers and returns
+        t, returns = busy_network(), 0.1
+        orders = pattern(72, 250.0, regions=2)
+    else:  # as tiny(), with a drain: surge staff who stay into the drained hours
+        surge = dict(enabled=True, threshold=25, lead=2, staff=3, max_staff=3, rate=10.0)
+        t = site_tables(
+            24,
+            drain=72,
+            staff=[0] * 8 + [2] * 4 + [0] * 12,
+            rate=10.0,
+            departures=[14],
+            departure_cap=100.0,
+            outages=[(0, 9.0, 10.0, 0.0)],
+            surge={**surge, "min_hours": 40},  # on site into the drained hours
+        )
+        returns = 0.0
+        orders = np.zeros((24, 1))
+        orders[8] = 50
+    runs = []
+    for full in (False, True):
+        if full:  # never drained: every hour through the full tick
+            monkeypatch.setattr(CohortFulfilment, "_empty", lambda self: False)
+        log: list[tuple[float, str, str, float]] = []
+        model = CohortFulfilment(t, log=log)
+        out = run(model, orders, returns=returns)
+        assert model._drained is not full  # the fast path was taken, or not
+        runs.append((out, log))
+    (fast, fast_log), (slow, slow_log) = runs
+    assert fast.keys() == slow.keys()
+    for k in fast:
+        np.testing.assert_array_equal(fast[k], slow[k], err_msg=k)
+    assert fast_log == slow_log
+    assert fast["fulfilment_capacity"][-24:].sum() > 0  # the drained hours book capacity
+    if network == "tiny":  # and the surge staff who leave in them
+        assert fast["fulfilment_surge_staff"][24:].sum() > 0
+
+
 # -- the fluid FIFO ------------------------------------------------------------------------
 
 

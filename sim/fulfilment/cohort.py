@@ -168,6 +168,7 @@ class CohortFulfilment(FulfilmentModel):
         if t.preposition_share > 0:
             env.process(self._release())
         self._promise = np.zeros(R)
+        self._drained = False  # after the campaign, once no order or return is left
 
     # -- input -------------------------------------------------------------------
     def add_orders(
@@ -239,6 +240,11 @@ class CohortFulfilment(FulfilmentModel):
     # -- the hourly tick ---------------------------------------------------------------
     def _tick(self, h: int) -> None:
         t = self.t
+        if self._drained or (h >= t.hours and self._empty()):
+            # nothing can arrive any more: only the staff's hours and capacity are booked
+            self._drained = True
+            self._idle_tick(h)
+            return
         now = float(h + 1)
         ser = self.books.series  # h < T here: the ticks run for the fulfilment horizon
         new_h = self.new.get(h)
@@ -291,6 +297,38 @@ class CohortFulfilment(FulfilmentModel):
         if h < t.hours:  # the promise is quoted at checkout: only while the campaign runs
             self._promise = self._eta(now, backlogs, waiting, couriers)
             self.books.promise[h] = self._promise
+
+    def _empty(self) -> bool:
+        """No order or return anywhere: queued, in transit, arriving or held forward."""
+        return not (
+            any(self.pick_q)
+            or any(self.dispatch_q)
+            or any(self.courier_q)
+            or any(self.arriving)
+            or any(self.to_couriers)
+            or any(self.returns_arriving)
+            or self.returns_q.any()
+            or self.forward
+            or self.new
+        )
+
+    def _idle_tick(self, h: int) -> None:
+        """The hourly tick of a drained system after the campaign: what :meth:`_tick`
+        books when every queue is empty (the same sums: the staff's hours, capacity and
+        surge cost; zeros elsewhere, which adding would not change)."""
+        t, ser = self.t, self.books.series
+        for s in range(self.S):
+            work, hours = self.sites[s].take()
+            ser["capacity"][h, s] += work
+            ser["surge_staff"][h, s] += hours["surge"]
+            ser["staff"][h, s] += hours["shift"] + hours["surge"]
+            ser["site_cost"][h, s] += (
+                0 * t.handling_cost[s] + hours["surge"] * t.surge["cost"][s] + 0.0 * t.return_cost
+            )
+            self.surge[s].check(0.0)
+        for r in range(self.R):
+            work, _ = self.couriers[r].take()
+            self.books.add_region("courier_capacity", h, r, work)
 
     def _overflow(self, s: int, h: int, now: float) -> tuple[float, float]:
         """Send away what site s cannot store; returns the orders then waiting to be
