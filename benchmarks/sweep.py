@@ -116,7 +116,8 @@ def main() -> None:
     eff = statistics.median(pairs)
     ceiling_pairs = [a / (2 * b) for a, b in zip(ceiling[1], ceiling[2], strict=True)]
     eff_ceiling = statistics.median(ceiling_pairs)
-    of_ceiling = statistics.median(e / c for e, c in zip(pairs, ceiling_pairs, strict=True))
+    of_ceiling_pairs = [e / c for e, c in zip(pairs, ceiling_pairs, strict=True)]
+    of_ceiling = statistics.median(of_ceiling_pairs)
 
     core_hours = 10_000 * point_s / 3600
     wall_h = core_hours / (200 * eff)
@@ -156,7 +157,7 @@ def main() -> None:
         "efficiency_2_processes": eff_ceiling,
         "efficiency_2_processes_pairs": ceiling_pairs,
         "share_of_ceiling": of_ceiling,
-        "share_of_ceiling_pairs": [e / c for e, c in zip(pairs, ceiling_pairs, strict=True)],
+        "share_of_ceiling_pairs": of_ceiling_pairs,
         "ceiling_seconds": {"1_process": ceiling[1], "2_processes": ceiling[2]},
         "overhead_per_point": overhead,
         "kpi_share": kpi_share,

@@ -250,10 +250,7 @@ class CohortFulfilment(FulfilmentModel):
         new_h = self.new.get(h)
         backlogs, waiting = [], []  # per site, at the end of the hour (for the promise)
         for s in range(self.S):
-            work, hours = self.sites[s].take()
-            ser["capacity"][h, s] += work
-            ser["surge_staff"][h, s] += hours["surge"]
-            ser["staff"][h, s] += hours["shift"] + hours["surge"]
+            work, hours = self._staff_hour(s, h)
             q = self.pick_q[s]
             for c in self.arriving[s].pop(h, []):
                 q.append(c)
@@ -318,17 +315,26 @@ class CohortFulfilment(FulfilmentModel):
         surge cost; zeros elsewhere, which adding would not change)."""
         t, ser = self.t, self.books.series
         for s in range(self.S):
-            work, hours = self.sites[s].take()
-            ser["capacity"][h, s] += work
-            ser["surge_staff"][h, s] += hours["surge"]
-            ser["staff"][h, s] += hours["shift"] + hours["surge"]
-            ser["site_cost"][h, s] += (
-                0 * t.handling_cost[s] + hours["surge"] * t.surge["cost"][s] + 0.0 * t.return_cost
-            )
+            _, hours = self._staff_hour(s, h)
+            ser["site_cost"][h, s] += hours["surge"] * t.surge["cost"][s]
             self.surge[s].check(0.0)
         for r in range(self.R):
-            work, _ = self.couriers[r].take()
-            self.books.add_region("courier_capacity", h, r, work)
+            self._courier_hour(r, h)
+
+    def _staff_hour(self, s: int, h: int) -> tuple[float, dict[str, float]]:
+        """Site s's work and worker-hours of hour h, booked; returns them."""
+        ser = self.books.series
+        work, hours = self.sites[s].take()
+        ser["capacity"][h, s] += work
+        ser["surge_staff"][h, s] += hours["surge"]
+        ser["staff"][h, s] += hours["shift"] + hours["surge"]
+        return work, hours
+
+    def _courier_hour(self, r: int, h: int) -> float:
+        """Region r's courier capacity of hour h, booked; returns it."""
+        work, _ = self.couriers[r].take()
+        self.books.add_region("courier_capacity", h, r, work)
+        return work
 
     def _overflow(self, s: int, h: int, now: float) -> tuple[float, float]:
         """Send away what site s cannot store; returns the orders then waiting to be
@@ -408,8 +414,7 @@ class CohortFulfilment(FulfilmentModel):
             new = Chunk(
                 sum(c.ot * c.total for c in mid) / qty, float(h), np.sum([c.q for c in mid], axis=0)
             )
-        work, _ = self.couriers[r].take()
-        self.books.add_region("courier_capacity", h, r, work)
+        work = self._courier_hour(r, h)
         if not self.t.courier_count[r]:
             return sum(c.total for c in q)  # (nothing waits: delivered on arrival)
         done, _ = serve_hour(q, work, h, new)
