@@ -31,7 +31,6 @@ import os
 
 # OpenBLAS's idle threads spin on the cores the kernels use (seen in perf profiles)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-import platform
 import resource
 import statistics
 import sys
@@ -48,6 +47,7 @@ from sim.runner import local_cluster, run  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ceiling import concurrent_runs  # noqa: E402
+from provenance import provenance  # noqa: E402
 
 BASELINE = ROOT / "scenarios" / "double11_baseline.toml"
 
@@ -159,9 +159,7 @@ def main() -> None:
 
     result = {
         "benchmark": "end_to_end",
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
+        **provenance(),
         "quick": bool(args.quick),
         "replicate_shoppers": big,
         "replicate_seconds_10m": round(rep_s, 2) if not args.quick else None,

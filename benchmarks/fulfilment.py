@@ -17,10 +17,7 @@ from out["timing"], at 2 M shoppers; target <= 0.10). Times are medians of repea
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -38,6 +35,9 @@ from sim.fulfilment.per_order import PerOrderFulfilment  # noqa: E402
 from sim.replicate import simulate_replicate  # noqa: E402
 from sim.shoppers.model import ShopperModel  # noqa: E402
 from sim.shoppers.tables import V_ORDERS, V_RETURNS, V_TAILS  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from provenance import provenance  # noqa: E402
 
 BASELINE = ROOT / "scenarios" / "double11_baseline.toml"
 
@@ -81,9 +81,7 @@ def main() -> None:
     tables = plan.fulfilment
     reps = 2 if args.quick else args.repeats
     result: dict[str, Any] = {
-        "machine": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "date": dt.date.today().isoformat(),
+        **provenance(),
         "scenario": BASELINE.name,
         "quick": args.quick,
     }

@@ -22,8 +22,6 @@ by p), ns_per_mispredict.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -36,6 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sim import rng as R  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from provenance import provenance  # noqa: E402
 
 N = 20_000_000
 PS = (0.0, 0.1, 0.5, 1.0)
@@ -72,9 +73,7 @@ def main() -> None:
     print(f"a mispredicted branch: {per_miss:.1f} ns (p = 0.5 misses on about half of the draws)")
     result = {
         "benchmark": "mispredict",
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
+        **provenance(),
         "ns_per_iteration": {str(p): round(v, 2) for p, v in med.items()},
         "ns_per_mispredict": round(per_miss, 1),
     }

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import sys
 import time
@@ -38,6 +37,9 @@ sys.path.insert(0, str(ROOT))
 from sim import compile_plan, load_scenario, rng  # noqa: E402
 from sim.shoppers import ShopperModel  # noqa: E402
 from sim.shoppers.state import state_bytes  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from provenance import provenance  # noqa: E402
 
 BASELINE = ROOT / "scenarios" / "double11_baseline.toml"
 
@@ -191,6 +193,7 @@ def big_only(plan, threads: int) -> None:
     )
     out = ROOT / "benchmarks" / "results" / "shoppers.json"
     result = json.loads(out.read_text()) if out.exists() else {}
+    big["provenance"] = provenance()  # may differ from the main run's
     result["big"] = big
     result["peak_rss_mb_100m"] = big["peak_rss_mb"]
     out.write_text(json.dumps(result, indent=2) + "\n")
@@ -217,7 +220,7 @@ def main() -> None:
 
     # warm up (compile) on a tiny run so timings exclude compilation
     run_model(plan, 2_000, 1, epochs=3)
-    result: dict = {"machine": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+    result: dict = provenance()
     runs = []
     for n in sizes:
         for th in sorted({1, args.threads}):

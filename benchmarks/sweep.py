@@ -25,10 +25,7 @@ median (and share_of_ceiling_pairs); ceiling_seconds: the runs' seconds.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import shutil
 import statistics
 import sys
@@ -45,6 +42,7 @@ from sim.sweep.store import locked  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ceiling import concurrent_runs  # noqa: E402
+from provenance import provenance  # noqa: E402
 
 SMOKE = ROOT / "scenarios" / "smoke.toml"
 SHOPPERS = 3000
@@ -173,9 +171,7 @@ def main() -> None:
         "core_hours_10k": core_hours,
         "wall_hours_10k_200_cores": wall_h,
         "cost_10k": cost,
-        "cores": os.cpu_count(),
-        "machine": platform.processor() or platform.machine(),
-        "date": dt.date.today().isoformat(),
+        **provenance(),
         "quick": args.quick,
     }
     out = ROOT / "benchmarks" / "results" / ("sweep_quick.json" if args.quick else "sweep.json")

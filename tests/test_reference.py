@@ -22,6 +22,7 @@ from sim.plan import Plan
 from sim.shoppers import ShopperModel
 from sim.shoppers import reference as reference_module
 from sim.shoppers.reference import ReferenceModel
+from sim.shoppers.tables import PEND_CLAIM
 
 SMOKE = Path(__file__).resolve().parent.parent / "scenarios" / "smoke.toml"
 D = dt.datetime
@@ -143,6 +144,47 @@ def test_contested_case_exercises_settlement() -> None:
     assert ref["claims_lost_by_coupon"].sum() > 0
     assert np.isfinite(ref["flash_sellout_hours"]).any()
     assert ref["wins_by_first_n"].min() > 0
+
+
+def test_coupons_held_equal_hour_by_hour() -> None:
+    """The epoch kernel books limited claims as granted and the settlement takes back the
+    lost ones: between the two halves of an hour each shopper holds what the reference's
+    shopper holds plus its claims pending in the hour, and after the settlement exactly
+    what it holds."""
+    plan = plan_for("contested")
+    model = ShopperModel(plan, 0, shoppers=1500, threads=1)
+    ref = ReferenceModel(plan, 0, shoppers=1500)
+
+    def ref_held() -> np.ndarray:
+        return np.array([sh.coupons for sh in ref.shoppers], dtype=np.int64)
+
+    taken_back = 0
+    while model.epoch < model.hours:
+        model.advance()
+        ref.update_scarcity()  # the first half of ReferenceModel.step
+        for sh in ref.shoppers:
+            ref.live_through_hour(sh)
+        pend = model.pending()
+        claim = pend["kind"] == PEND_CLAIM
+        pending = np.zeros(model.state.held.shape, np.int64)
+        for who, bits in zip(pend["who"][claim], pend["idx"][claim], strict=True):
+            pending[who] += (int(bits) >> np.arange(pending.shape[1])) & 1
+        np.testing.assert_array_equal(model.state.held - pending, ref_held())
+        granted = model.state.held.astype(np.int64)
+        model.settle()
+        ref.settle()  # the second half
+        if ref.epoch == ref.forfeit_epoch:
+            ref.forfeits()
+        ref.epoch += 1
+        if ref.epoch == ref.H:  # the last hour: the messages not yet delivered (as run())
+            for sh in ref.shoppers:
+                ref.deliver_messages(sh, np.inf)
+        np.testing.assert_array_equal(model.state.held, ref_held(), err_msg=f"hour {ref.epoch}")
+        # a claim row is its shopper's only settlement action: what it holds less is a
+        # claim taken back (the last hour also delivers the messages not yet delivered)
+        rows = np.unique(pend["who"][claim])
+        taken_back += int((granted[rows] - model.state.held[rows]).sum())
+    assert taken_back > 0  # the settlement did take lost claims back
 
 
 def test_consolation_while_first_n_runs_out_equal() -> None:

@@ -1349,12 +1349,40 @@ def epoch_kernel(
                     St.next_t[i] = class_invert(P, row, s, lam)
                 St.ev[i] = event_epoch(St, i)
                 if Pd.kind[c, npend] != PEND_NONE:
+                    if Pd.kind[c, npend] == PEND_CLAIM:
+                        book_claims(St, i, int(Pd.idx[c, npend]), acc, cpn, 1)
                     Pd.who[c, npend] = i
                     npend += 1
             i = nxt
             nxt = nxt2
         resume[c] = i
         pend_count[c] = npend
+
+
+@inline
+def book_claims(St, i, bits, acc, cpn, sign):
+    """Book shopper i's claims of the limited coupons in ``bits`` (bit k: coupon k) as
+    won (``sign`` 1) or take them back as lost (``sign`` -1).
+
+    A limited claim is booked as won by the epoch kernel once the shopper is done for
+    the epoch (its record is then in the cache), not by the settlement: nothing reads
+    the coupons the shopper holds between the two (its one pending row is a claim row,
+    so it has no flash attempt and no consolation purchase in the settlement), and the
+    counts are integer sums. The settlement takes back a claim on a coupon that was
+    gone by its time: the same result as booking only the claims that won, and the
+    claims it settles in the first pass never read the shopper.
+    """
+    s = int(St.u8[i, U_SEG])
+    r = int(St.u8[i, U_REGION])
+    for k in range(St.held.shape[1]):
+        if (bits >> k) & 1:
+            if sign > 0:
+                St.held[i, k] += 1
+            else:
+                St.held[i, k] -= 1
+                cpn[k, 2] += 1
+            acc[s, r, V_CLAIMS] += sign
+            cpn[k, 1] += sign
 
 
 ROW_FREE, ROW_BUSY, ROW_LOST, ROW_WON = 0, 1, 2, 3
@@ -1418,23 +1446,26 @@ def settle_row(
     ``ROW_WON`` or ``ROW_LOST``); :func:`settle_flash` does the rest.
     """
     i = int(Pd.who[rc_, rk_])
-    t = float(Pd.t[rc_, rk_])
     kind = Pd.kind[rc_, rk_]
     idx = int(Pd.idx[rc_, rk_])
-    val = float(Pd.val[rc_, rk_])
-    s = int(St.u8[i, U_SEG])
-    r = int(St.u8[i, U_REGION])
     if kind == PEND_CLAIM:
+        # the epoch kernel booked every claim as won (book_claims); one on a coupon
+        # already gone is taken back, the only case that reads the shopper
+        lost = 0
         for k in range(P.cp.shape[1]):
             if (idx >> k) & 1:
                 if coupon_left[k] > 0:
                     coupon_left[k] -= 1
-                    St.held[i, k] += 1
-                    acc[s, r, V_CLAIMS] += 1
-                    cpn[k, 1] += 1
                 else:
-                    cpn[k, 2] += 1
-    elif kind == PEND_FLASH:
+                    lost |= 1 << k
+        if lost:
+            book_claims(St, i, lost, acc, cpn, -1)
+        return
+    t = float(Pd.t[rc_, rk_])
+    val = float(Pd.val[rc_, rk_])
+    s = int(St.u8[i, U_SEG])
+    r = int(St.u8[i, U_REGION])
+    if kind == PEND_FLASH:
         won = flash_decide(P, St, i, t, idx, flash_left, fl_stats)
         if defer:
             busy_row[rc_, rk_] = ROW_WON if won else ROW_LOST
@@ -1502,8 +1533,8 @@ def settle_free(
     disc, cost = scratch[c0, 0], scratch[c0, 1]
     for c in range(c0, c1):
         for k in range(pend_count[c]):
-            if k + 4 < pend_count[c]:
-                prefetch_shopper(St, Pd.who[c, k + 4])
+            if k + 4 < pend_count[c] and Pd.kind[c, k + 4] != PEND_CLAIM:
+                prefetch_shopper(St, Pd.who[c, k + 4])  # a free claim row never reads it
             kind = Pd.kind[c, k]
             idx = int(Pd.idx[c, k])
             busy = False
