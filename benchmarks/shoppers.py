@@ -268,14 +268,26 @@ def main() -> None:
 
     if args.big:
         big = run_model(plan, 100_000_000, args.threads, epochs=24)
+        big["peak_rss_mb"] = peak_rss_mb()
+        big["provenance"] = provenance()
         result["big"] = big
-        print(f"100 M shoppers, 24 epochs: {big['run_s']:.1f} s, peak RSS {peak_rss_mb():.0f} MB")
+        result["peak_rss_mb_100m"] = big["peak_rss_mb"]
+        print(
+            f"100 M shoppers, 24 epochs: {big['run_s']:.1f} s, peak RSS {big['peak_rss_mb']:.0f} MB"
+        )
     result["peak_rss_mb"] = peak_rss_mb()
     result["quick"] = args.quick
     out = (
         ROOT / "benchmarks" / "results" / ("shoppers_quick.json" if args.quick else "shoppers.json")
     )
     out.parent.mkdir(parents=True, exist_ok=True)
+    if "big" not in result and out.exists():
+        # the 100 M check (--big-only, minutes of set-up) is kept from the file, with
+        # the provenance it was recorded with, rather than dropped by a run without it
+        kept = json.loads(out.read_text())
+        for key in ("big", "peak_rss_mb_100m"):
+            if key in kept:
+                result[key] = kept[key]
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict | list)}))
 
