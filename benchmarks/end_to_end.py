@@ -66,6 +66,7 @@ def timed(fn, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
+    started = provenance()  # the code and machine as the run starts
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
     args = ap.parse_args()
@@ -159,7 +160,7 @@ def main() -> None:
 
     result = {
         "benchmark": "end_to_end",
-        **provenance(),
+        **started,
         "quick": bool(args.quick),
         "replicate_shoppers": big,
         "replicate_seconds_10m": round(rep_s, 2) if not args.quick else None,

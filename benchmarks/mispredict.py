@@ -55,6 +55,7 @@ def _loop(n: int, p: float, key: np.uint64, out: np.ndarray) -> int:
 
 
 def main() -> None:
+    started = provenance()  # the code and machine as the run starts
     key = np.uint64(12345)
     out = np.zeros(1024)
     for p in PS:
@@ -73,7 +74,7 @@ def main() -> None:
     print(f"a mispredicted branch: {per_miss:.1f} ns (p = 0.5 misses on about half of the draws)")
     result = {
         "benchmark": "mispredict",
-        **provenance(),
+        **started,
         "ns_per_iteration": {str(p): round(v, 2) for p, v in med.items()},
         "ns_per_mispredict": round(per_miss, 1),
     }

@@ -34,16 +34,21 @@ def cpu_model() -> str:
     return name
 
 
+CODE = ("sim", "benchmarks/*.py", "pyproject.toml", "scenarios")
+"""What decides a benchmark's figures: a change elsewhere (the recorded results, the
+docs) does not mark the commit as modified."""
+
+
 def commit() -> str:
-    """The checked-out commit (short hash), marked when the tree has uncommitted changes
-    to tracked files; 'unknown' outside a git checkout."""
+    """The checked-out commit (short hash), marked when the code (``CODE``) has
+    uncommitted changes; 'unknown' outside a git checkout."""
     try:
         rev = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
             text=True, check=True, timeout=10,
         ).stdout.strip()  # fmt: skip
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE], cwd=ROOT,
             capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()  # fmt: skip
     except (OSError, subprocess.SubprocessError):
@@ -53,7 +58,8 @@ def commit() -> str:
 
 def provenance() -> dict[str, object]:
     """The keys every recorded benchmark carries: date, processor, cores, commit, and
-    the versions that decide the compiled code."""
+    the versions that decide the compiled code. Call it when the benchmark starts: a
+    commit made while it runs is not the code that ran."""
     import numba
     import numpy
 

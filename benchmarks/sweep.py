@@ -63,6 +63,7 @@ def one_sweep(client: Any, points: int, replicates: int, tag: int) -> dict[str, 
 
 
 def main() -> None:
+    started = provenance()  # the code and machine as the run starts
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short points, one repeat")
     args = ap.parse_args()
@@ -171,7 +172,7 @@ def main() -> None:
         "core_hours_10k": core_hours,
         "wall_hours_10k_200_cores": wall_h,
         "cost_10k": cost,
-        **provenance(),
+        **started,
         "quick": args.quick,
     }
     out = ROOT / "benchmarks" / "results" / ("sweep_quick.json" if args.quick else "sweep.json")

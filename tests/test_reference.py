@@ -146,13 +146,16 @@ def test_contested_case_exercises_settlement() -> None:
     assert ref["wins_by_first_n"].min() > 0
 
 
-def test_coupons_held_equal_hour_by_hour() -> None:
+@pytest.mark.parametrize("chunk, width", [(16384, None), (256, 1)])
+def test_coupons_held_equal_hour_by_hour(chunk: int, width: int | None) -> None:
     """The epoch kernel books limited claims as granted and the settlement takes back the
     lost ones: between the two halves of an hour each shopper holds what the reference's
-    shopper holds plus its claims pending in the hour, and after the settlement exactly
-    what it holds."""
+    shopper holds plus its claims pending in the hour, after the settlement exactly what
+    it holds, and the outputs (claims, claims lost) are the reference's. Also with many
+    small chunks (the settlement's parallel first pass over several groups) and a
+    pending table one row wide (widened and resumed many times)."""
     plan = plan_for("contested")
-    model = ShopperModel(plan, 0, shoppers=1500, threads=1)
+    model = ShopperModel(plan, 0, shoppers=1500, threads=1, chunk=chunk, pending_width=width)
     ref = ReferenceModel(plan, 0, shoppers=1500)
 
     def ref_held() -> np.ndarray:
@@ -161,9 +164,7 @@ def test_coupons_held_equal_hour_by_hour() -> None:
     taken_back = 0
     while model.epoch < model.hours:
         model.advance()
-        ref.update_scarcity()  # the first half of ReferenceModel.step
-        for sh in ref.shoppers:
-            ref.live_through_hour(sh)
+        ref.advance()
         pend = model.pending()
         claim = pend["kind"] == PEND_CLAIM
         pending = np.zeros(model.state.held.shape, np.int64)
@@ -172,19 +173,15 @@ def test_coupons_held_equal_hour_by_hour() -> None:
         np.testing.assert_array_equal(model.state.held - pending, ref_held())
         granted = model.state.held.astype(np.int64)
         model.settle()
-        ref.settle()  # the second half
-        if ref.epoch == ref.forfeit_epoch:
-            ref.forfeits()
-        ref.epoch += 1
-        if ref.epoch == ref.H:  # the last hour: the messages not yet delivered (as run())
-            for sh in ref.shoppers:
-                ref.deliver_messages(sh, np.inf)
+        ref.close_hour()
         np.testing.assert_array_equal(model.state.held, ref_held(), err_msg=f"hour {ref.epoch}")
         # a claim row is its shopper's only settlement action: what it holds less is a
         # claim taken back (the last hour also delivers the messages not yet delivered)
         rows = np.unique(pend["who"][claim])
         taken_back += int((granted[rows] - model.state.held[rows]).sum())
-    assert taken_back > 0  # the settlement did take lost claims back
+    fast, slow = model.results(), ref.results()
+    assert taken_back == fast["claims_lost_by_coupon"].sum() > 0
+    assert_same(fast, slow)
 
 
 def test_consolation_while_first_n_runs_out_equal() -> None:

@@ -236,7 +236,12 @@ class ShopperModel:
         return orders
 
     def advance(self) -> None:
-        """First half of an epoch: every shopper's sessions (contested actions left pending)."""
+        """First half of an epoch: every shopper's sessions (contested actions left pending).
+
+        Limited coupon claims are booked as granted here (the coupons held, the hour's
+        ``coupon_claims`` and ``claims_by_coupon``); :meth:`settle` takes back those whose
+        coupon is gone by their time and counts them in ``claims_lost_by_coupon``.
+        """
         e = self.epoch
         if e >= self.P.H:
             raise RuntimeError("the campaign is over")

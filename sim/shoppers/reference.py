@@ -556,21 +556,33 @@ class ReferenceModel:
 
     def step(self) -> None:
         """One hour: every shopper in index order, then the settlement, then forfeits."""
+        self.advance()
+        self.close_hour()
+
+    def advance(self) -> None:
+        """The first half of an hour (as ``ShopperModel.advance``): every shopper's
+        sessions in index order, contested actions left pending."""
         self.update_scarcity()
         for sh in self.shoppers:
             self.live_through_hour(sh)
+
+    def close_hour(self) -> None:
+        """The second half of an hour (as ``ShopperModel.settle``): the settlement, the
+        forfeits at the tail deadline, and after the last hour the messages not yet
+        delivered (to shoppers with no later visit)."""
         self.settle()
         if self.epoch == self.forfeit_epoch:
             self.forfeits()
         self.epoch += 1
+        if self.epoch == self.H:
+            for sh in self.shoppers:
+                if sh.messages_delivered < self.M:
+                    self.deliver_messages(sh, INF)
 
     def run(self) -> dict[str, Any]:
         """Run the campaign and return the same outputs as ``ShopperModel.results()``."""
         while self.epoch < self.H:
             self.step()
-        for sh in self.shoppers:
-            if sh.messages_delivered < self.M:
-                self.deliver_messages(sh, INF)
         return self.results()
 
     # -- a visit -------------------------------------------------------------------------
