@@ -6,13 +6,16 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from sim._version import __version__
 from sim.scenario.loader import ErrorLine, ScenarioError, content_hash, load_scenario
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 app = typer.Typer(
     name="promosim",
@@ -22,6 +25,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+SEED_MAX = 2**63 - 1
+"""Largest seed (as the scenario's ``campaign.seed``: results store it as an int64)."""
 
 SetOption = Annotated[
     list[str] | None,
@@ -120,7 +126,9 @@ def simulate(
         int | None, typer.Option(help="Simulated shoppers (default: the scenario's).", min=1)
     ] = None,
     replicate: Annotated[int, typer.Option(help="Replicate number.", min=0)] = 0,
-    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Override the scenario's seed.", min=0, max=SEED_MAX)
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="Threads (default: all cores).")] = None,
 ) -> None:
     """Run one replicate of the shopper model and print its KPIs.
@@ -184,14 +192,39 @@ def _check_kpi(kpi: str) -> None:
         raise typer.Exit(code=2)
 
 
-def _check_out(out: Path | None) -> None:
-    """Refuse an output path that cannot be a file, before any work is done."""
+def check_out(out: Path | None) -> None:
+    """Refuse an output path that cannot be a file, before any work is done: a folder,
+    a path under a file, or one in a folder this process may not write."""
     if out is None:
         return
     blocked = out.is_dir() or any(p.exists() and not p.is_dir() for p in out.parents)
     if blocked:
         sys.stderr.write(f"error: --out: cannot write '{out}' (a folder, or under a file)\n")
         raise typer.Exit(code=2)
+    folder = next(p for p in (out.parent.absolute(), *out.parent.absolute().parents) if p.exists())
+    try:  # a file made and removed where the results will go (or the folder they will go in)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".promosim-check-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        sys.stderr.write(f"error: --out: cannot write '{out}' ({folder}: {reason})\n")
+        raise typer.Exit(code=2) from None
+
+
+def save_results(ds: xr.Dataset, out: Path) -> Path:
+    """Save ``ds`` to ``out``; if that fails after all (the disk filled up, the folder
+    went away), save it to a temporary folder instead, so that a long run is not lost,
+    and say where. Returns the path written."""
+    from sim.results import save
+
+    try:
+        return save(ds, out)
+    except OSError as exc:
+        fallback = Path(tempfile.mkdtemp(prefix="promosim-")) / out.name
+        save(ds, fallback)
+        reason = exc.strerror or str(exc)
+        sys.stderr.write(f"error: could not write {out} ({reason}); saved to {fallback}\n")
+        return fallback
 
 
 @app.command("run")
@@ -201,7 +234,9 @@ def run_cmd(
     replicates: Annotated[
         int | None, typer.Option(help="Replicates (default: campaign.replicates).", min=1)
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.", min=0)] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Override the scenario's seed.", min=0, max=SEED_MAX)
+    ] = None,
     precision: Annotated[
         str | None,
         typer.Option(
@@ -231,12 +266,11 @@ def run_cmd(
     from sim.metrics import kpis, summarize
     from sim.plan import compile_plan
     from sim.render import progress_bar, render_kpis
-    from sim.results import save
     from sim.runner import Interrupted, run
 
     p = _precision(precision)
     _check_kpi(kpi)
-    _check_out(out)
+    check_out(out)
     try:
         scenario = load_scenario(file, overrides or [])
     except ScenarioError as err:
@@ -258,9 +292,9 @@ def run_cmd(
                      progress=progress)  # fmt: skip
         except Interrupted as stop:
             if stop.partial is not None and out is not None:
-                save(stop.partial, out)
+                where = save_results(stop.partial, out)
                 n = stop.partial.sizes["replicate"]
-                sys.stderr.write(f"interrupted: {n} finished replicates saved to {out}\n")
+                sys.stderr.write(f"interrupted: {n} finished replicates saved to {where}\n")
             else:
                 sys.stderr.write("interrupted; nothing was written.\n")
             raise typer.Exit(code=130) from None
@@ -274,8 +308,11 @@ def run_cmd(
         line += f"; {kpi} 95% CI half-width {got:.2%} of the mean (target {p:.2%})"
     console.print(line, markup=False)
     if out is not None:
-        save(ds, out)
-        console.print(f"  results: {out}  (promosim kpis {out}; xarray.open_dataset)", markup=False)
+        where = save_results(ds, out)
+        console.print(f"  results: {where}  (promosim kpis {where}; xarray.open_dataset)",
+                      markup=False)  # fmt: skip
+        if where != out:
+            raise typer.Exit(code=1)
 
 
 @app.command()
@@ -284,7 +321,9 @@ def compare(
         list[Path], typer.Argument(help="Two or more scenario files; the first is the reference.")
     ],
     replicates: Annotated[int | None, typer.Option(help="Replicates per scenario.", min=2)] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed shared by all scenarios.", min=0)] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed shared by all scenarios.", min=0, max=SEED_MAX)
+    ] = None,
     precision: Annotated[
         str | None, typer.Option(help="Add replicates until each scenario's --kpi is this precise.")
     ] = None,
@@ -301,7 +340,6 @@ def compare(
     from sim.comparison import compare as compare_plans
     from sim.plan import compile_plan
     from sim.render import progress_bar, render_comparison
-    from sim.results import save
 
     if len(files) < 2:
         sys.stderr.write("error: compare needs at least two scenario files\n")
@@ -309,7 +347,7 @@ def compare(
     p = _precision(precision)
     _check_kpi(kpi)
     _check_kpi(best_by)
-    _check_out(out)
+    check_out(out)
     problems: list[ErrorLine] = []
     scenarios = []
     for f in files:
@@ -337,8 +375,10 @@ def compare(
     cmp.attrs["currency"] = scenarios[0].campaign.currency
     render_comparison(cmp, console, best_by=best_by)
     if out is not None:
-        save(cmp, out)
-        console.print(f"  comparison: {out}", markup=False)
+        where = save_results(cmp, out)
+        console.print(f"  comparison: {where}", markup=False)
+        if where != out:
+            raise typer.Exit(code=1)
 
 
 @app.command("kpis")

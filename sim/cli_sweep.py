@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from sim.cli import SetOption, app
+from sim.cli import SEED_MAX, SetOption, app, check_out, save_results
 from sim.sweep.design import DESIGNS, SweepError
 
 
@@ -57,7 +57,8 @@ def sweep_cmd(
         int | None, typer.Option(help="Replicates per point (default: campaign.replicates).", min=1)
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Seed of the simulation and the design.", min=0)
+        int | None,
+        typer.Option(help="Seed of the simulation and the design.", min=0, max=SEED_MAX),
     ] = None,
     shoppers: Annotated[
         int | None, typer.Option(help="Simulated shoppers (default: the scenario's).", min=1)
@@ -234,12 +235,12 @@ def sweep_export(
     """Write a finished sweep to netCDF (atomically); refused while points are missing."""
     import numpy as np
 
-    from sim.results import save
     from sim.sweep.store import open_sweep, status
 
     if out.is_dir() or not out.parent.exists():
         sys.stderr.write(f"error: --out: cannot write '{out}' (not a file in an existing folder)\n")
         raise typer.Exit(code=2)
+    check_out(out)
     try:
         done, _, _ = status(store) if store.exists() else (None, None, None)
         if done is None:
@@ -255,8 +256,10 @@ def sweep_export(
         ds = open_sweep(store)
     except SweepError as err:
         raise _sweep_fail(err) from None
-    save(ds, out)
-    typer.echo(f"wrote {out} ({ds.sizes['point']} points x {ds.sizes['replicate']} replicates)")
+    where = save_results(ds, out)
+    typer.echo(f"wrote {where} ({ds.sizes['point']} points x {ds.sizes['replicate']} replicates)")
+    if where != out:
+        raise typer.Exit(code=1)
 
 
 @app.command("sensitivity")
@@ -273,8 +276,9 @@ def sensitivity_cmd(
     ] = None,
 ) -> None:
     """Sobol' (S1, ST) or Morris (mu*, sigma) indices per KPI, with confidence intervals."""
-    from sim.results import save
     from sim.sweep.sensitivity import render_sensitivity, sensitivity
+
+    check_out(out)
 
     try:
         if not store.exists():
@@ -284,5 +288,7 @@ def sensitivity_cmd(
         raise _sweep_fail(err) from None
     render_sensitivity(res, _console())
     if out is not None:
-        save(res, out)
-        typer.echo(f"wrote {out}")
+        where = save_results(res, out)
+        typer.echo(f"wrote {where}")
+        if where != out:
+            raise typer.Exit(code=1)

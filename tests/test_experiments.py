@@ -348,6 +348,11 @@ def test_run_then_kpis(tmp_path) -> None:
         (["run", SMOKE, "--out", f"{SMOKE}/r.nc"], "--out"),
         (["kpis", "missing.nc"], "missing.nc"),
         (["compare", SMOKE], "at least two"),
+        (["run", SMOKE, "--seed", str(2**63)], "--seed"),
+        (["simulate", SMOKE, "--seed", "-1"], "--seed"),
+        (["compare", SMOKE, SMOKE, "--seed", str(2**63)], "--seed"),
+        (["run", SMOKE, "--out", "/proc/promosim/r.nc"], "--out"),  # a folder nobody writes
+        (["compare", SMOKE, SMOKE, "--out", "/proc/c.nc"], "--out"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(args: list[str], words: str) -> None:
@@ -355,6 +360,32 @@ def test_bad_input_exits_2_with_a_clear_message(args: list[str], words: str) -> 
     assert res.exit_code == 2, res.output
     assert words in res.output
     assert "Traceback" not in res.output
+
+
+def test_results_survive_a_failed_save(tmp_path, monkeypatch, capsys) -> None:
+    """A save that fails after the run (a full disk) puts the results in a temporary
+    folder and says where, rather than losing them."""
+    import sim.results
+    from sim.cli import save_results
+
+    real, tried = sim.results.save, []
+
+    def full_disk(ds: xr.Dataset, path):  # type: ignore[no-untyped-def]
+        if not tried:
+            tried.append(path)
+            raise OSError(28, "No space left on device")
+        return real(ds, path)
+
+    monkeypatch.setattr(sim.results, "save", full_disk)
+    out = tmp_path / "r.nc"
+    ds = xr.Dataset({"gmv": ("replicate", [1.0, 2.0])})
+    where = save_results(ds, out)
+    assert tried == [out] and where != out and where.name == "r.nc"
+    xr.testing.assert_identical(load(where), ds)
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and str(where) in err
+    where.unlink()
+    where.parent.rmdir()
 
 
 def test_kpis_refuses_a_file_that_is_not_results(tmp_path) -> None:

@@ -938,8 +938,8 @@ def test_a_gift_value_is_money_not_a_fraction() -> None:
         ("promotions.flash[0].stock", 1e300),  # an integral float
         ("promotions.coupons[0].quantity", 10**16),
         ("fulfilment.couriers[0].count", 2**63),
-        ("promotions.flash[0].limit_per_shopper", 2**31),  # past int32
-        ("promotions.coupons[0].per_shopper", 3_000_000_000),
+        ("promotions.flash[0].limit_per_shopper", 256),  # past the state's one byte
+        ("promotions.coupons[0].per_shopper", 256),
         ("promotions.quantity.tiers[0].units", 2**31),
     ],
 )
@@ -947,6 +947,16 @@ def test_counts_too_big_for_the_plan_arrays(key: str, value: Any) -> None:
     line = only_error({key: value})
     assert line.path == key
     assert_words(line.message, "less than or equal to")
+
+
+@pytest.mark.parametrize(("key", "most"), [("coupons", 31), ("messages", 16)])
+def test_more_items_than_the_shopper_state_has_bits_for(key: str, most: int) -> None:
+    first = SMOKE_RAW["promotions"][key][0]
+    items = [dict(first, name=f"x{k}") for k in range(most + 1)]
+    line = only_error({f"promotions.{key}": items})
+    assert line.path == f"promotions.{key}"
+    assert_words(line.message, f"{most + 1} items given, at most {most} allowed", "bits")
+    field_ok(f"promotions.{key}", items[:most])
 
 
 def test_disabled_threshold_still_checks_its_tiers() -> None:

@@ -431,6 +431,14 @@ def _line(err: dict[str, Any], origin: _Origin, top: str) -> ErrorLine:
             if field is not None and field.description:
                 what = f" ({field.description.splitlines()[0]})"
         return ErrorLine(source, path, f"required key missing in {where}{what}")
+    if kind == "too_long" and isinstance(err.get("input"), list | tuple):
+        field = None
+        parent = _model_at(loc[:-1]) if loc else None
+        if parent is not None:
+            field = parent.model_fields.get(str(loc[-1]))
+        why = f": {' '.join(field.description.split())}" if field and field.description else ""
+        n, most = len(err["input"]), err.get("ctx", {}).get("max_length")
+        return ErrorLine(source, path, f"{n} items given, at most {most} allowed{why}")
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]

@@ -62,8 +62,9 @@ MAX_COUNT = 10**15
 """Largest real-world count (a typo beyond it would overflow the plan's int64 arrays)."""
 Count = Annotated[int, BeforeValidator(_integral), Field(ge=0, le=MAX_COUNT)]
 PosCount = Annotated[int, BeforeValidator(_integral), Field(ge=1, le=MAX_COUNT)]
-PerShopper = Annotated[int, BeforeValidator(_integral), Field(ge=1, le=2**31 - 1)]
-"""A count per shopper or per basket (the plan holds these as int32)."""
+PerShopper = Annotated[int, BeforeValidator(_integral), Field(ge=1, le=255)]
+"""A count per shopper (coupons of one kind held, flash units won): the shopper's state
+keeps these counts in one byte."""
 HourOfDay = Annotated[int, Field(ge=0, le=23)]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")]
 
@@ -895,8 +896,9 @@ class Promotions(Model):
     """Threshold discounts."""
     quantity: Quantity = Quantity(enabled=False)
     """Quantity tiers."""
-    coupons: tuple[Coupon, ...] = ()
-    """Coupons."""
+    coupons: Annotated[tuple[Coupon, ...], Field(max_length=31)] = ()
+    """Coupons (at most 31: a shopper's claims of an hour are kept as the bits of a 32-bit
+    integer)."""
     member: Member = Member(enabled=False)
     """Member discount."""
     red_envelope: RedEnvelope = RedEnvelope(enabled=False)
@@ -911,8 +913,9 @@ class Promotions(Model):
     """Countdowns."""
     scarcity: Scarcity = Scarcity(enabled=False)
     """Scarcity messages."""
-    messages: tuple[Message, ...] = ()
-    """Re-engagement messages."""
+    messages: Annotated[tuple[Message, ...], Field(max_length=16)] = ()
+    """Re-engagement messages (at most 16: the messages a shopper has seen are kept as the
+    bits of a 16-bit integer)."""
     cart_recall: CartRecall = CartRecall(enabled=False)
     """Cart-abandonment recall."""
     gifts: tuple[Gift, ...] = ()
