@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,19 +35,34 @@ print("done", flush=True)
 """
 
 
-def concurrent_runs(scenario: Path, shoppers: int, shares: Sequence[Sequence[int]]) -> float:
+def concurrent_runs(
+    scenario: Path, shoppers: int, shares: Sequence[Sequence[int]], timeout: float = 1800.0
+) -> float:
     """Seconds for one independent one-thread process per share (a list of replicate
     numbers) to run its share with ``sim.run``: from the go, given to all once all are
-    ready, until all are done (an interpreter's exit is not work). There is no timeout:
-    a process that hangs hangs the benchmark (Ctrl-C kills the processes)."""
+    ready, until all are done (an interpreter's exit is not work). Processes still
+    running after ``timeout`` seconds in all are killed and the benchmark fails with a
+    message that says so (Ctrl-C kills them too)."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONPATH=path)
     procs: list[subprocess.Popen[str]] = []
+    expired = threading.Event()
+
+    def kill_all() -> None:  # the watchdog: a hung process must not hang the benchmark
+        expired.set()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
 
     def expect(k: int, word: str) -> None:
         p = procs[k]
         assert p.stdout is not None
         line = p.stdout.readline().strip()
+        if line != word and expired.is_set():
+            raise RuntimeError(
+                f"ceiling processes ({scenario.name} at {shoppers:,} shoppers) still running "
+                f"after {timeout:.0f} s: killed"
+            )
         if line != word:
             p.kill()
             code = p.wait()
@@ -56,6 +72,9 @@ def concurrent_runs(scenario: Path, shoppers: int, shares: Sequence[Sequence[int
                 f"with code {code}; its traceback is above"
             )
 
+    watchdog = threading.Timer(timeout, kill_all)
+    watchdog.daemon = True
+    watchdog.start()
     try:
         for share in shares:
             argv = [sys.executable, "-c", _CHILD, str(scenario), str(shoppers)]
@@ -79,6 +98,7 @@ def concurrent_runs(scenario: Path, shoppers: int, shares: Sequence[Sequence[int
             p.wait()
         return dt
     finally:
+        watchdog.cancel()
         for p in procs:
             if p.poll() is None:
                 p.kill()
