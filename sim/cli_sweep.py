@@ -173,6 +173,13 @@ def sweep_cmd(
             markup=False,
         )
     _print_status(store, console)
+    if stats["lost"]:
+        sys.stderr.write(
+            f"error: {len(stats['lost'])} point(s) could not run (their workers or the "
+            f"scheduler were lost) and are still pending; rerun the same command to "
+            f"compute them\n"
+        )
+        raise typer.Exit(code=1)
 
 
 def _print_status(store: Path, console: Console, limit: int = 20) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from sim._version import __version__
+from sim._version import __version__, code_fingerprint
 from sim.fulfilment.outputs import DELAY_BINS, SERIES
 from sim.plan import Plan
 from sim.scenario import to_toml
@@ -241,6 +241,7 @@ def to_dataset(
             "timezone": plan.clock.timezone,
             "promise_hours": float(f.promise_hours),
             "promosim_version": __version__,
+            "promosim_code": code_fingerprint(),
             "Conventions": "CF-1.10",
         }
     )

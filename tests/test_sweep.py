@@ -97,10 +97,64 @@ def test_rerun_computes_only_points_without_done(grid_store, client, smoke_path,
         assert execute(prep, copy, client=client, progress=False)["todo"] == []
 
 
+def test_resuming_with_other_code_warns(grid_store, client, smoke_path, tmp_path):
+    """The spec says what is computed, the code fingerprint by what: a store whose points
+    came from other code can still be resumed, but not silently."""
+    import shutil
+
+    from sim._version import code_fingerprint
+
+    path, _ = grid_store
+    assert st.read_attrs(path)["promosim_code"] == code_fingerprint()
+    copy = tmp_path / "old_code.zarr"
+    shutil.copytree(path, copy)
+    st._open_group(copy).attrs["promosim_code"] = "000000000000"
+    prep = prepare(smoke_path, GRID, replicates=2, shoppers=2000, hourly=True)
+    logged: list[str] = []
+    with locked(copy):
+        execute(prep, copy, client=client, progress=False, log=logged.append)
+    assert any("other promosim code (code 000000000000" in m for m in logged)
+    logged.clear()
+    with locked(path):
+        execute(prep, path, client=client, progress=False, log=logged.append)
+    assert not any("other promosim code" in m for m in logged)
+
+
 def test_a_different_sweep_is_refused(grid_store, client, smoke_path):
     path, _ = grid_store
     with pytest.raises(SweepError, match="holds a different sweep"):
         sweep(smoke_path, GRID, store=path, client=client, **{**KW, "replicates": 3})
+
+
+def test_a_point_whose_task_never_finishes_stays_pending(smoke_path, tmp_path, monkeypatch):
+    """A task that Dask cannot finish (its workers died past the retries, the scheduler
+    went away) is not the point's fault: nothing is written, the point stays pending and
+    a rerun computes it (point_task reports a point's own errors as FAILED itself)."""
+    from dask.distributed import Client, LocalCluster
+
+    import sim.sweep.execute as ex
+
+    def lost(*args, **kwargs):  # what the driver sees of a task that could not finish
+        raise RuntimeError("worker lost")
+
+    prep = prepare(smoke_path, ["promotions.member.rate=0.02,0.08"], replicates=1, shoppers=500)
+    path = tmp_path / "s.zarr"
+    logged: list[str] = []
+    with (
+        LocalCluster(processes=False, n_workers=1, threads_per_worker=1) as cluster,
+        Client(cluster) as c,
+    ):
+        monkeypatch.setattr(ex, "point_task", lost)
+        with locked(path):
+            stats = execute(prep, path, client=c, progress=False, log=logged.append)
+        assert sorted(stats["lost"]) == [0, 1] and stats["computed"] == 0
+        assert not st.status(path)[0].any()
+        assert any("point 1: not computed (RuntimeError: worker lost)" in m for m in logged)
+        monkeypatch.undo()
+        with locked(path):
+            again = execute(prep, path, client=c, progress=False, log=logged.append)
+    assert sorted(again["todo"]) == [0, 1] and again["lost"] == []
+    assert st.status(path)[0].all()
 
 
 def test_a_failing_point_is_recorded():

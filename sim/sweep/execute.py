@@ -484,10 +484,21 @@ def sweep(
             shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def init_store(prep: Prepared, path: Path) -> None:
-    """Create the store for ``prep``, or check that an existing one holds the same sweep."""
+def init_store(prep: Prepared, path: Path, log: Callable[[str], None] = print) -> None:
+    """Create the store for ``prep``, or check that an existing one holds the same sweep
+    (and warn if its points were computed by other code: the new ones would mix with
+    them)."""
+    from sim._version import code_fingerprint
+
     if path.exists():
         st.check_spec(path, prep.spec)
+        old = st.read_attrs(path).get("promosim_code")
+        if old is not None and old != code_fingerprint():
+            log(
+                f"warning: {path}'s points were computed by other promosim code (code "
+                f"{old}, this is {code_fingerprint()}); the points computed now will sit "
+                "next to them. Start a new store to keep one version of the code."
+            )
         return
     if not path.parent.is_dir():
         raise SweepError([f"--store: the folder {path.parent} does not exist"])
@@ -510,6 +521,7 @@ def init_store(prep: Prepared, path: Path) -> None:
         "currency": b.campaign.currency,
         "timezone": b.campaign.timezone,
         "promosim_version": __version__,
+        "promosim_code": code_fingerprint(),
     }
     if all(p.is_range for p in d.params):
         import json
@@ -547,7 +559,7 @@ def execute(
 
     The store must be locked by the caller (:func:`sim.sweep.store.locked`).
     """
-    init_store(prep, path)
+    init_store(prep, path, log)
     writer = st.Writer(path)
     done, status, _ = st.status(path)
     if retry_failed:
@@ -562,6 +574,7 @@ def execute(
         "task_seconds": 0.0,
         "write_seconds": 0.0,
         "todo": list(todo),
+        "lost": [],
     }
     if not todo:
         return stats
@@ -601,8 +614,16 @@ def execute(
             i = futures.pop(fut)
             try:
                 res = fut.result()
-            except Exception as exc:  # the task could not run (KilledWorker after retries ...)
-                res = {"status": st.FAILED, "error": f"{type(exc).__name__}: {exc}"}
+            except Exception as exc:
+                # the task never finished (its workers died past the retries, the
+                # scheduler went away, the future was cancelled): not the point's fault,
+                # which point_task reports as FAILED itself. Nothing is written, so the
+                # point stays pending and a rerun of the same command computes it.
+                fut.release()
+                stats["lost"].append(i)
+                log(f"point {i}: not computed ({type(exc).__name__}: {exc}); left pending")
+                bar.advance()
+                continue
             fut.release()
             tw = time.perf_counter()
             writer.write(i, res)

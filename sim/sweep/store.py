@@ -32,6 +32,7 @@ import json
 import os
 import shutil
 import socket
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -266,6 +267,12 @@ def read_spec(path: Path) -> tuple[dict[str, Any], str]:
     return json.loads(a["spec"]), str(a["spec_sha256"])
 
 
+def read_attrs(path: Path) -> dict[str, Any]:
+    """The attrs of a sweep store (its scenario, seed, code version ...)."""
+    read_spec(path)
+    return dict(_open_group(path, mode="r").attrs)
+
+
 def check_spec(path: Path, spec: dict[str, Any]) -> None:
     """Refuse to resume into a store holding a different sweep (say what differs)."""
     old, sha = read_spec(path)
@@ -287,7 +294,9 @@ def check_spec(path: Path, spec: dict[str, Any]) -> None:
 
 
 def status(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(done, status, error)`` arrays of a store, read from the flags (not from chunks)."""
+    """``(done, status, error)`` arrays of a store, read from the flags (not from chunks).
+    Raises SweepError if ``path`` is not a promosim sweep store."""
+    read_spec(path)
     g = _open_group(path, mode="r")
     return (
         np.asarray(g["done"][...]).astype(bool),
@@ -358,20 +367,30 @@ def locked(path: Path) -> Iterator[None]:
     """Hold ``STORE.lock`` for the duration (a stale lock of a dead local process is taken over)."""
     lock = path.with_name(path.name + ".lock")
     me = f"{socket.gethostname()} {os.getpid()}"
+    if not path.parent.is_dir():
+        raise SweepError([f"--store: the folder {path.parent} does not exist"])
     for _ in range(2):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            host, _, pid = lock.read_text().strip().partition(" ")
+            owner = ""
+            for _ in range(20):  # another driver may have made it and not yet written it
+                owner = lock.read_text().strip()
+                if owner:
+                    break
+                time.sleep(0.05)
+            host, _, pid = owner.partition(" ")
             if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
                 lock.unlink(missing_ok=True)
                 continue
             raise SweepError(
                 [
-                    f"{path} is in use by another sweep (process {pid} on {host}); "
-                    f"if that process is gone, delete {lock}"
+                    f"{path} is in use by another sweep (process {pid or '?'} on "
+                    f"{host or '?'}); if that process is gone, delete {lock}"
                 ]
             ) from None
+        except OSError as exc:
+            raise SweepError([f"--store: cannot create {lock} ({exc.strerror or exc})"]) from None
         with os.fdopen(fd, "w") as fh:
             fh.write(me + "\n")
         break
