@@ -120,6 +120,18 @@ def test_resuming_with_other_code_warns(grid_store, client, smoke_path, tmp_path
     assert not any("other promosim code" in m for m in logged)
 
 
+def test_sweep_commands_refuse_what_is_not_a_store(tmp_path, smoke_path):
+    runner = CliRunner()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    res = runner.invoke(app, ["sweep-export", str(plain), "--out", str(tmp_path / "x.nc")])
+    assert res.exit_code == 2 and "not a sweep store" in res.output, res.output
+    args = ["sweep", str(smoke_path), "-p", "promotions.member.rate=0.02,0.08"]
+    res = runner.invoke(app, [*args, "--store", str(tmp_path / "nodir" / "s.zarr")])
+    assert res.exit_code == 2 and "does not exist" in res.output, res.output
+    assert not (tmp_path / "nodir").exists()
+
+
 def test_a_different_sweep_is_refused(grid_store, client, smoke_path):
     path, _ = grid_store
     with pytest.raises(SweepError, match="holds a different sweep"):
@@ -199,6 +211,18 @@ def test_sensitivity_morris(client, smoke_path, tmp_path):
     assert res["value"].sel(kpi="gmv").dims == ("parameter", "index")
     out = CliRunner().invoke(app, ["sensitivity", str(tmp_path / "m.zarr"), "--kpi", "gmv"])
     assert out.exit_code == 0 and "visit_rate" in out.output and "[new]" in out.output
+
+
+def test_sobol_intervals_are_seeded_whatever_the_seed(client, smoke_path, tmp_path):
+    """SALib's Sobol' bootstrap ignores a seed of 0 (numpy's global generator then)."""
+    params = ["promotions.member.rate=0.0:0.1", "promotions.red_envelope.task_probability=0.1:0.5"]
+    ds = sweep(
+        smoke_path, params, "sobol", 4, store=tmp_path / "s.zarr", client=client,
+        replicates=1, shoppers=1000, progress=False, seed=0,
+    )  # fmt: skip
+    a, b = sensitivity(ds, ["gmv"]), sensitivity(ds, ["gmv"])
+    assert np.isfinite(a["conf"].values).all()
+    xr.testing.assert_identical(a, b)
 
 
 @pytest.mark.parametrize(
