@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 
@@ -192,6 +193,23 @@ def _check_kpi(kpi: str) -> None:
         raise typer.Exit(code=2)
 
 
+def _precision_line(attrs: dict, kpi: str, n: int) -> str:
+    """What the precision rule reached, and why it stopped if it did not meet its target.
+    (Intervals after adaptive stopping are nominal: their coverage is a little below 95%.)"""
+    got, target = attrs["precision_reached"], attrs["precision_target"]
+    if attrs.get("precision_met"):
+        return f"{kpi} 95% CI half-width {got:.2%} of the mean (target {target:.2%})"
+    if not np.isfinite(got):
+        return (
+            f"{kpi}: no relative precision can be reached (its mean is 0 or undefined); "
+            f"stopped after {n} replicates"
+        )
+    return (
+        f"{kpi} 95% CI half-width {got:.2%} of the mean: target {target:.2%} NOT met "
+        f"(stopped at {n} replicates, the cap: raise --max-replicates)"
+    )
+
+
 def check_out(out: Path | None) -> None:
     """Refuse an output path that cannot be a file, before any work is done: a folder,
     a path under a file, or one in a folder this process may not write."""
@@ -304,8 +322,7 @@ def run_cmd(
     who = plan.shoppers if shoppers is None else shoppers
     line = f"  {n} replicates of {who:,} shoppers in {seconds:.1f} s"
     if p is not None:
-        got = ds.attrs["precision_reached"]
-        line += f"; {kpi} 95% CI half-width {got:.2%} of the mean (target {p:.2%})"
+        line += "; " + _precision_line(ds.attrs, kpi, n)
     console.print(line, markup=False)
     if out is not None:
         where = save_results(ds, out)
@@ -374,6 +391,10 @@ def compare(
             raise typer.Exit(code=130) from None
     cmp.attrs["currency"] = scenarios[0].campaign.currency
     render_comparison(cmp, console, best_by=best_by)
+    if p is not None:
+        n = cmp.sizes["replicate"]
+        console.print(f"  {n} paired replicates; " + _precision_line(cmp.attrs, kpi, n),
+                      markup=False)  # fmt: skip
     if out is not None:
         where = save_results(cmp, out)
         console.print(f"  comparison: {where}", markup=False)

@@ -20,7 +20,7 @@ from scipy import stats
 from sim.metrics import KPIS, kpis, relative_half_width
 from sim.plan import for_shoppers
 from sim.results import to_dataset
-from sim.runner import Progress, ScenarioLike, _Executor, as_plan
+from sim.runner import Progress, ScenarioLike, _Executor, as_plan, next_batch, precision_met
 from sim.scenario import Scenario
 
 PAIRED_STATS = ("mean", "diff", "diff_low", "diff_high", "rel_diff", "p_value", "var_reduction")
@@ -95,18 +95,22 @@ def compare(
                 kpis(to_dataset(p, res, ids, seed, shoppers or p.shoppers))
                 for p, res in zip(plans, results, strict=True)
             ]
-            if precision is None or len(ids) >= max_replicates:
+            if precision is None:
                 break
-            if all(relative_half_width(k[kpi]) <= precision for k in ks):
+            rel = [relative_half_width(k[kpi]) for k in ks]
+            met = precision_met(rel, precision, len(ids))
+            undefined = len(ids) >= 2 and not all(np.isfinite(r) for r in rel)
+            new = list(range(ids[-1] + 1, ids[-1] + 1 + next_batch(len(ids), max_replicates)))
+            if met or undefined or not new:
                 break
-            step = max(len(ids) // 2, 4)
-            new = list(range(ids[-1] + 1, min(ids[-1] + 1 + step, max_replicates)))
             ids += new
     out = stack_kpis(ks, labels)
     out["paired"] = paired(out)
     out.attrs.update({"seed": seed, "reference": labels[0], "kpi": kpi})
     if precision is not None:
         out.attrs["precision_target"] = float(precision)
+        out.attrs["precision_reached"] = float(max(rel))
+        out.attrs["precision_met"] = int(met)
     return out
 
 
@@ -132,7 +136,9 @@ def stack_kpis(ks: list[xr.Dataset], labels: list[str]) -> xr.Dataset:
                 fill = 0.0 if str(n).startswith("subsidy_") else np.nan
                 k[n] = xr.full_like(k["gmv"], fill).assign_attrs(template.attrs)
         filled.append(k[names])
-    out = xr.concat(filled, dim="scenario", combine_attrs="drop_conflicts")
+    # join="outer": scenarios with different replicates keep them all (NaN where one has
+    # none), as xarray did by default before its default changes to "exact"
+    out = xr.concat(filled, dim="scenario", join="outer", combine_attrs="drop_conflicts")
     return out.assign_coords(scenario=labels)
 
 

@@ -327,11 +327,33 @@ def summarize(k: xr.Dataset, level: float = 0.95) -> xr.Dataset:
     return xr.Dataset(out, coords={"stat": list(STATS)}, attrs=k.attrs)
 
 
+MIN_PRECISION_REPLICATES = 10
+"""Replicates before a precision rule may stop: with fewer, the spread of the sample is
+itself too uncertain, and a KPI that happens to be equal in a few replicates would look
+exact."""
+
+
 def relative_half_width(v: xr.DataArray, level: float = 0.95) -> float:
-    """Half-width of the confidence interval of the mean, relative to the mean."""
+    """Half-width of the confidence interval of the mean, relative to the mean.
+
+    For a KPI that is 0 or 1 in every replicate (a share of replicates, such as
+    ``target_reached``) the exact (Clopper-Pearson) interval of the share, so that a
+    share that was 1 in every replicate so far is not taken as known exactly; for the
+    others Student's t. ``inf`` with fewer than two finite values or a zero mean (no
+    relative precision can be reached).
+
+    Examples
+    --------
+    >>> v = xr.DataArray([1.0] * 12)
+    >>> round(relative_half_width(v), 3)  # all 12 reached the target: P >= 0.735
+    0.132
+    """
     x = np.asarray(v.values, float)
     x = x[np.isfinite(x)]
     if x.size < 2 or x.mean() == 0:
         return float("inf")
+    if np.isin(x, (0.0, 1.0)).all():
+        ci = stats.binomtest(int(x.sum()), x.size).proportion_ci(level, method="exact")
+        return float((ci.high - ci.low) / 2 / x.mean())
     half = stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
     return float(half / abs(x.mean()))

@@ -180,15 +180,32 @@ def _replicates(
         from sim.metrics import kpis, relative_half_width
 
         rel = relative_half_width(kpis(ds)[kpi])
-        last = keep[-1]
-        batch = list(
-            range(last + 1, min(last + 1 + max(len(keep) // 2, 4), keep[0] + max_replicates))
-        )
-        if (np.isfinite(rel) and rel <= precision) or not batch:
+        step = next_batch(len(keep), max_replicates)
+        batch = list(range(keep[-1] + 1, keep[-1] + 1 + step))
+        met = precision_met([rel], precision, len(keep))
+        if met or not batch or (len(keep) >= 2 and not np.isfinite(rel)):
             ds.attrs["precision_target"] = float(precision)
             ds.attrs["precision_kpi"] = kpi
             ds.attrs["precision_reached"] = float(rel)
+            ds.attrs["precision_met"] = int(met)
             return ds
+
+
+def next_batch(n: int, max_replicates: int) -> int:
+    """How many replicates a precision rule adds after ``n``: half as many again (at least
+    4, and at least up to ``MIN_PRECISION_REPLICATES``), within ``max_replicates`` in all."""
+    from sim.metrics import MIN_PRECISION_REPLICATES
+
+    step = max(n // 2, 4, MIN_PRECISION_REPLICATES - n)
+    return max(0, min(step, max_replicates - n))
+
+
+def precision_met(rel: Sequence[float], precision: float, n: int) -> bool:
+    """Is every relative half-width in ``rel`` within ``precision``, with at least
+    ``MIN_PRECISION_REPLICATES`` replicates?"""
+    from sim.metrics import MIN_PRECISION_REPLICATES
+
+    return n >= MIN_PRECISION_REPLICATES and all(np.isfinite(r) and r <= precision for r in rel)
 
 
 def _counterfactual(

@@ -423,7 +423,7 @@ def render_shopper_summary(plan: Plan, out: dict, console: Console, seconds: flo
     gmv, paid, orders = tot("gmv"), tot("paid"), tot("orders")
     visitors = float(out["unique_visitors"]) * k
     buyers = float(out["unique_buyers"]) * k
-    buyers_new = tot("new_shoppers")
+    buyers_new = tot("new_shoppers") + tot("fission_new")  # as the KPI (sim.metrics)
     t = s.campaign.targets
     table = _table("Shopper model: one replicate (real-world figures)", "KPI", "value#", "target#")
     rows: list[tuple[str, str, str]] = [

@@ -14,10 +14,10 @@ from sim import compile_plan, load_scenario
 from sim import runner as sim_runner
 from sim.cli import app
 from sim.comparison import compare, counterfactual, paired
-from sim.metrics import KPIS, kpis, relative_half_width, summarize
+from sim.metrics import KPIS, MIN_PRECISION_REPLICATES, kpis, relative_half_width, summarize
 from sim.replicate import Cancelled, simulate_replicate
 from sim.results import load, save
-from sim.runner import Interrupted, run
+from sim.runner import Interrupted, next_batch, precision_met, run
 
 SMOKE = "scenarios/smoke.toml"
 N = 3000  # simulated shoppers in smoke runs
@@ -242,9 +242,47 @@ def test_adaptive_replication_stops_at_the_precision() -> None:
     ds = run(SMOKE, replicates=3, shoppers=N, precision=0.02, max_replicates=40)
     rel = relative_half_width(kpis(ds)["gmv"])
     assert ds.attrs["precision_reached"] == pytest.approx(rel)
+    assert ds.attrs["precision_met"] == int(rel <= 0.02)
     assert rel <= 0.02 or ds.sizes["replicate"] == 40
-    assert ds.sizes["replicate"] > 3
+    assert ds.sizes["replicate"] >= MIN_PRECISION_REPLICATES
     assert list(ds["replicate"].values) == list(range(ds.sizes["replicate"]))
+
+
+def test_adaptive_replication_does_not_chase_an_undefined_precision() -> None:
+    """No overload in the smoke plan: a mean of 0 has no relative precision, so the run
+    stops after its first batch and says the target was not met (it used to run on to
+    the cap)."""
+    ds = run(SMOKE, replicates=3, shoppers=N, precision=0.02, kpi="overload_hours")
+    assert ds.sizes["replicate"] == 3
+    assert ds.attrs["precision_met"] == 0 and np.isinf(ds.attrs["precision_reached"])
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--kpi", "overload_hours"], "no relative precision can be reached"),
+        (["--max-replicates", "4"], "NOT met (stopped at 4 replicates, the cap"),
+    ],
+)
+def test_run_says_when_the_precision_target_is_not_met(args: list[str], says: str) -> None:
+    base = ["run", SMOKE, "--replicates", "2", "--shoppers", str(N), "--precision", "0.01%"]
+    res = runner.invoke(app, [*base, *args])
+    assert res.exit_code == 0, res.output
+    assert says in " ".join(res.output.split())
+
+
+def test_precision_rule_edges() -> None:
+    # a share of replicates that was 1 every time is not known exactly (Clopper-Pearson)
+    always = xr.DataArray(np.ones(12))
+    low = 0.025 ** (1 / 12)  # the exact 95% interval is [0.025^(1/12), 1]
+    assert relative_half_width(always) == pytest.approx((1 - low) / 2)
+    assert not precision_met([0.0], 0.01, MIN_PRECISION_REPLICATES - 1)
+    assert precision_met([0.0, 0.009], 0.01, MIN_PRECISION_REPLICATES)
+    assert not precision_met([0.005, np.inf], 0.01, 50)
+    # batches: up to the minimum first, then half as many again, within the cap (a count)
+    assert next_batch(3, 200) == MIN_PRECISION_REPLICATES - 3
+    assert next_batch(40, 200) == 20
+    assert next_batch(190, 200) == 10 and next_batch(200, 200) == 0
 
 
 # --- comparison -------------------------------------------------------------------------
