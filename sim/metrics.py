@@ -30,6 +30,7 @@ class Kpi:
     fn: KpiFn
     higher_is_better: bool = True
     share: bool = False  # a share of something: shown as a percentage
+    indicator: bool = False  # 1 or 0 per replicate: its mean is a probability
 
 
 KPIS: dict[str, Kpi] = {}
@@ -37,10 +38,16 @@ KPIS: dict[str, Kpi] = {}
 
 
 def kpi(
-    units: str, long_name: str, higher_is_better: bool = True, share: bool = False
+    units: str,
+    long_name: str,
+    higher_is_better: bool = True,
+    share: bool = False,
+    indicator: bool = False,
 ) -> Callable[[KpiFn], KpiFn]:
     def register(fn: KpiFn) -> KpiFn:
-        KPIS[fn.__name__] = Kpi(fn.__name__, units, long_name, fn, higher_is_better, share)
+        KPIS[fn.__name__] = Kpi(
+            fn.__name__, units, long_name, fn, higher_is_better, share, indicator
+        )
         return fn
 
     return register
@@ -181,7 +188,7 @@ def target_share(ds: xr.Dataset) -> xr.DataArray:
     return gmv(ds) / t if t else gmv(ds) * np.nan
 
 
-@kpi("1", "GMV target reached (1/0)", share=True)
+@kpi("1", "GMV target reached (1/0)", share=True, indicator=True)
 def target_reached(ds: xr.Dataset) -> xr.DataArray:
     """Target reached = 1 if GMV >= the GMV target, else 0 (NaN without a target)."""
     share = target_share(ds)
@@ -252,6 +259,7 @@ def kpis(ds: xr.Dataset) -> xr.Dataset:
             formula=(k.fn.__doc__ or "").strip().splitlines()[0],
             higher_is_better=int(k.higher_is_better),
             display="percent" if k.share else "",
+            indicator=int(k.indicator),
         )
     g = ds["gmv"].sum(["segment", "region"]).groupby("phase").sum()
     for phase in dict.fromkeys(ds["phase"].values.tolist()):  # in calendar order
@@ -311,7 +319,10 @@ STATS = ("mean", "sd", "p10", "p50", "p90", "ci_low", "ci_high", "n")
 
 def summarize(k: xr.Dataset, level: float = 0.95) -> xr.Dataset:
     """Mean, standard deviation, P10/P50/P90 and the confidence interval of the mean
-    (Student t, ``level``) of every KPI over replicates; dimension ``stat``."""
+    (Student t, ``level``) of every KPI over replicates; dimension ``stat``. For a 1/0
+    KPI (``indicator`` in its attrs: whether the target was reached) the interval is the
+    exact (Clopper-Pearson) one of the probability: 12 replicates out of 12 give
+    [0.74, 1], not [1, 1]."""
     out = {}
     for name, v in k.data_vars.items():
         x = np.asarray(v.values, float)
@@ -320,9 +331,13 @@ def summarize(k: xr.Dataset, level: float = 0.95) -> xr.Dataset:
         mean = float(x.mean()) if n else np.nan
         sd = float(x.std(ddof=1)) if n > 1 else np.nan
         half = float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else np.nan
+        lo, hi = mean - half, mean + half
+        if v.attrs.get("indicator") and n:
+            ci = stats.binomtest(int(x.sum()), n).proportion_ci(level, method="exact")
+            lo, hi = float(ci.low), float(ci.high)
         q = np.percentile(x, [10, 50, 90]) if n else [np.nan] * 3
         out[name] = xr.DataArray(
-            [mean, sd, q[0], q[1], q[2], mean - half, mean + half, n], dims="stat", attrs=v.attrs
+            [mean, sd, q[0], q[1], q[2], lo, hi, n], dims="stat", attrs=v.attrs
         )
     return xr.Dataset(out, coords={"stat": list(STATS)}, attrs=k.attrs)
 
@@ -336,15 +351,15 @@ exact."""
 def relative_half_width(v: xr.DataArray, level: float = 0.95) -> float:
     """Half-width of the confidence interval of the mean, relative to the mean.
 
-    For a KPI that is 0 or 1 in every replicate (a share of replicates, such as
-    ``target_reached``) the exact (Clopper-Pearson) interval of the share, so that a
-    share that was 1 in every replicate so far is not taken as known exactly; for the
-    others Student's t. ``inf`` with fewer than two finite values or a zero mean (no
-    relative precision can be reached).
+    For a 1/0 KPI (``indicator`` in its attrs: whether the target was reached) the
+    exact (Clopper-Pearson) interval of the probability, so that a target reached in
+    every replicate so far is not taken as known exactly; for the others Student's t.
+    ``inf`` with fewer than two finite values or a zero mean (no relative precision can
+    be reached).
 
     Examples
     --------
-    >>> v = xr.DataArray([1.0] * 12)
+    >>> v = xr.DataArray([1.0] * 12, attrs={"indicator": 1})
     >>> round(relative_half_width(v), 3)  # all 12 reached the target: P >= 0.735
     0.132
     """
@@ -352,7 +367,7 @@ def relative_half_width(v: xr.DataArray, level: float = 0.95) -> float:
     x = x[np.isfinite(x)]
     if x.size < 2 or x.mean() == 0:
         return float("inf")
-    if np.isin(x, (0.0, 1.0)).all():
+    if v.attrs.get("indicator"):
         ci = stats.binomtest(int(x.sum()), x.size).proportion_ci(level, method="exact")
         return float((ci.high - ci.low) / 2 / x.mean())
     half = stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)

@@ -88,7 +88,8 @@ def render_kpis(summary: xr.Dataset, console: Console, title: str | None = None)
             continue
         u = unit_of(v.attrs)
         if name == "target_reached":
-            t.add_row("P(GMV target reached)", f"{s['mean']:.0%}", "", "", "", "", "")
+            ci = f"{s['ci_low']:.0%} to {s['ci_high']:.0%}"  # exact (Clopper-Pearson)
+            t.add_row("P(GMV target reached)", f"{s['mean']:.0%}", ci, "", "", "", "")
             continue
         ci = f"{fmt(s['ci_low'], u, cur)} to {fmt(s['ci_high'], u, cur)}"
         tgt = fmt(targets[name], u, cur) if name in targets else ""

@@ -163,12 +163,13 @@ def headline_html(ds: xr.Dataset) -> str:
     cards = []
     if "target_reached" in summ and np.isfinite(float(summ["target_reached"].sel(stat="mean"))):
         p = float(summ["target_reached"].sel(stat="mean"))
+        lo, hi = (float(summ["target_reached"].sel(stat=q)) for q in ("ci_low", "ci_high"))
         t = targets.get("gmv")
         cards.append(
             f'<div class="card {"good" if p >= 0.5 else "warn"}"><div class="k">P(GMV target '
             f'reached)</div><div class="v">{p:.0%}</div><div class="s">target '
-            f"{_e(fmt(t, cur, cur) if t else '-')} {_e(cur)}; share of replicates at or above it"
-            "</div></div>"
+            f"{_e(fmt(t, cur, cur) if t else '-')} {_e(cur)}; share of replicates at or above it "
+            f"(95% CI {lo:.0%} to {hi:.0%})</div></div>"
         )
     for name in HEADLINE:
         if name not in summ:

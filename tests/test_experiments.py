@@ -271,9 +271,27 @@ def test_run_says_when_the_precision_target_is_not_met(args: list[str], says: st
     assert says in " ".join(res.output.split())
 
 
+def test_the_probability_of_the_target_has_an_exact_interval() -> None:
+    """12 replicates out of 12 at the target: P in [0.025^(1/12), 1] = [0.735, 1], not the
+    collapsed [1, 1] of Student's t."""
+    from sim.metrics import summarize
+
+    k = xr.Dataset({"target_reached": ("replicate", np.ones(12))})
+    k["target_reached"].attrs["indicator"] = 1
+    s = summarize(k)["target_reached"]
+    assert float(s.sel(stat="ci_low")) == pytest.approx(0.025 ** (1 / 12))
+    assert float(s.sel(stat="ci_high")) == 1.0
+    k["target_reached"][:3] = 0.0  # 9 of 12: Clopper-Pearson from the beta quantiles
+    from scipy.stats import beta
+
+    s = summarize(k)["target_reached"]
+    assert float(s.sel(stat="ci_low")) == pytest.approx(beta.ppf(0.025, 9, 4))
+    assert float(s.sel(stat="ci_high")) == pytest.approx(beta.ppf(0.975, 10, 3))
+
+
 def test_precision_rule_edges() -> None:
     # a share of replicates that was 1 every time is not known exactly (Clopper-Pearson)
-    always = xr.DataArray(np.ones(12))
+    always = xr.DataArray(np.ones(12), attrs={"indicator": 1})
     low = 0.025 ** (1 / 12)  # the exact 95% interval is [0.025^(1/12), 1]
     assert relative_half_width(always) == pytest.approx((1 - low) / 2)
     assert not precision_met([0.0], 0.01, MIN_PRECISION_REPLICATES - 1)
