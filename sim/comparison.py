@@ -169,7 +169,9 @@ def paired(cmp: xr.Dataset) -> xr.DataArray:
             elif d.mean() != 0:
                 table[i, j, 5] = 0.0
             indep = a[ok].var(ddof=1) + ref[ok].var(ddof=1)
-            table[i, j, 6] = indep / sd**2 if sd > 0 else np.inf
+            # the difference has no spread: CRN removed all of it (inf), unless neither
+            # scenario had any spread to remove (both constant: nothing to say, NaN)
+            table[i, j, 6] = indep / sd**2 if sd > 0 else (np.inf if indep > 0 else np.nan)
     return xr.DataArray(
         table,
         dims=("scenario", "kpi", "stat"),

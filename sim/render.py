@@ -146,7 +146,7 @@ def render_comparison(cmp: xr.Dataset, console: Console, best_by: str = "profit"
                 f"{diff_fmt(row['diff_high'], u, cur, ref_mean)}",
                 f"{row['rel_diff']:+.1%}" if np.isfinite(row["rel_diff"]) else "-",
                 f"{row['p_value']:.3g}" if np.isfinite(row["p_value"]) else "-",
-                f"{vr:.0f}x" if np.isfinite(vr) else "exact",
+                f"{vr:.0f}x" if np.isfinite(vr) else ("exact" if vr > 0 else "-"),
             )  # fmt: skip
         for c in t.columns:
             c.no_wrap = True

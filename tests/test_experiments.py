@@ -304,6 +304,21 @@ def test_precision_rule_edges() -> None:
 
 
 # --- comparison -------------------------------------------------------------------------
+def test_variance_reduction_when_the_difference_has_no_spread() -> None:
+    """A constant difference: CRN removed all the spread (inf, shown as exact); two
+    constant scenarios: there was none to remove (NaN, shown as -)."""
+    base = np.array([1.0, 2.0, 4.0])
+    cmp = xr.Dataset(
+        {
+            "gmv": (("scenario", "replicate"), np.stack([base, base + 1])),
+            "orders": (("scenario", "replicate"), np.ones((2, 3))),
+        },
+        coords={"scenario": ["a", "b"], "replicate": np.arange(3)},
+    )
+    vr = paired(cmp).sel(scenario="b", stat="var_reduction")
+    assert np.isposinf(float(vr.sel(kpi="gmv"))) and np.isnan(float(vr.sel(kpi="orders")))
+
+
 def test_paired_statistics_match_a_hand_computation() -> None:
     rng = np.random.default_rng(1)
     base = rng.normal(100, 10, 8)

@@ -233,6 +233,7 @@ def test_sobol_intervals_are_seeded_whatever_the_seed(client, smoke_path, tmp_pa
         (["--param", "promotions.nope=1,2", "--design", "lhs", "--n", "2"], "unknown key"),
         (["--param", "a=1,2", "--workers", "2", "--scheduler", "tcp://x:1"], "choose one"),
         (["--param", "a=1,2", "--design", "box"], "unknown design"),
+        (["--param", "population.shoppers=1000,2000", "--shoppers", "500"], "--shoppers"),
     ],
 )
 def test_sweep_command_errors(args, says, smoke_path, tmp_path):

@@ -109,6 +109,13 @@ def prepare(
     from sim.scenario.loader import to_toml_dict
 
     resolved = resolve(parsed, to_toml_dict(base))
+    if shoppers is not None and any(p.key == "population.shoppers" for p in resolved):
+        raise SweepError(
+            [
+                "--shoppers: every point would run with this many simulated shoppers, so the "
+                "swept population.shoppers would change nothing; drop one of them"
+            ]
+        )
     seed = base.campaign.seed if seed is None else int(seed)
     d = make_design(resolved, design, n, seed, levels=levels, second_order=second_order)
     if isinstance(replicates, int) or replicates is None:
