@@ -562,7 +562,9 @@ def execute(
     progress: bool | Progress = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Compute the store's missing points on Dask; returns timing figures.
+    """Compute the store's missing points on Dask; returns timing figures, the points
+    it set out to compute (``todo``) and those whose tasks never finished (``lost``: left
+    pending for a rerun).
 
     The store must be locked by the caller (:func:`sim.sweep.store.locked`).
     """
