@@ -184,6 +184,18 @@ def test_coupons_held_equal_hour_by_hour(chunk: int, width: int | None) -> None:
     assert_same(fast, slow)
 
 
+def test_every_order_returned_refunds_exactly_what_was_paid() -> None:
+    """With every order returned, the refunds equal what the shoppers paid, to the cent:
+    a first-N rebate, settled after the order was booked as returned, lowers the refund
+    as it lowers the amount paid (it used to be refunded in full)."""
+    every = {f"population.segments[{s}].return_propensity": 1.0 for s in range(3)}
+    plan = compile_plan(load_scenario(SMOKE, every))
+    fast, ref = run_both(plan, 0, 1500)
+    assert_same(fast, ref)
+    assert fast["wins_by_first_n"].sum() > 0 and fast["returns"].sum() == fast["orders"].sum()
+    assert fast["return_money"].sum() == pytest.approx(fast["paid"].sum(), rel=0, abs=1e-6)
+
+
 def test_consolation_while_first_n_runs_out_equal() -> None:
     """Every flash loser tries a consolation purchase in the epoch in which a first-N
     privilege runs out: the kernel decides the flash winners in time order and makes

@@ -838,6 +838,7 @@ def shop(
         return -1
     # paid
     impulse = P.minute_spike[min(int(t * 60.0), P.minute_spike.shape[0] - 1)] or fl_util > 0.0
+    returns = acc[s, r, V_RETURNS]  # book() counts the order here if it will be returned
     paid = book(P, St, i, s, r, t, cat, V, units, disc, cost, acc, mech, key, base, depth, impulse)
     if mode == 1:
         acc[s, r, V_RECALL_ORDERS] += 1
@@ -856,6 +857,7 @@ def shop(
         Pd.idx[pc, slot] = fn
         Pd.t[pc, slot] = t
         Pd.val[pc, slot] = paid / 100.0
+        Pd.ret[pc, slot] = 1 if acc[s, r, V_RETURNS] != returns else 0
         return i
     return -1
 
@@ -1484,6 +1486,8 @@ def settle_row(
             rc = cents(rebate)
             mech[s, r, M_FIRST_N] += rc
             acc[s, r, V_PAID] -= rc
+            if Pd.ret[rc_, rk_]:  # a returned order refunds what was paid after the rebate
+                acc[s, r, V_RETURN_MONEY] -= rc
             acc[s, r, V_FN_WINS] += 1
             fn_stats[idx, 0] += 1
             if fn_left[idx] == 0:

@@ -277,8 +277,9 @@ class ShopperModel:
 
     def pending(self) -> dict[str, np.ndarray]:
         """The contested actions waiting for the settlement (after advance()): shopper,
-        time, kind (``PEND_*``), index (coupon bits, flash slot or privilege) and the
-        order value of a first-N registration, in (chunk, shopper) order."""
+        time, kind (``PEND_*``), index (coupon bits, flash slot or privilege), the order
+        value of a first-N registration and whether that order will be returned, in
+        (chunk, shopper) order."""
         keep = np.arange(self._pend.who.shape[1])[None, :] < self._pend_count[:, None]
         return {name: a[keep] for name, a in zip(KPend._fields, self._pend, strict=True)}
 

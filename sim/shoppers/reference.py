@@ -172,6 +172,7 @@ class Pending:
     coupons: set[int] = field(default_factory=set)  # claim: the coupons asked for
     index: int = -1  # flash: the slot; first_n: the privilege
     value: float = 0.0  # first_n: the amount paid (float32), the base of the rebate
+    returned: bool = False  # first_n: the order will be returned (its refund is rebated too)
 
 
 @dataclass(slots=True)
@@ -763,7 +764,7 @@ class ReferenceModel:
             return
         spike = self.minute_spike[min(int(t * 60.0), len(self.minute_spike) - 1)]
         impulse = spike or flash_utility > 0.0
-        paid = self.book(sh, t, cat, V, units, price, draws, depth, impulse)
+        paid, returned = self.book(sh, t, cat, V, units, price, draws, depth, impulse)
         if mode == RECALL:
             self.count(sh, "recall_orders")
         for k in (price.general_coupon, price.category_coupon):
@@ -774,7 +775,9 @@ class ReferenceModel:
         if price.envelope_used:
             sh.envelope = 0.0
         if privilege >= 0 and may_register and sh.pending is None:
-            sh.pending = Pending("first_n", f32(t), index=privilege, value=f32(paid / 100.0))
+            sh.pending = Pending(
+                "first_n", f32(t), index=privilege, value=f32(paid / 100.0), returned=returned
+            )
 
     def deposit(self, sh: Shopper, t: float, cat: int, V: float, draws: Draws) -> bool:
         """In the deposit window a presale item may be reserved with a deposit instead."""
@@ -1035,8 +1038,9 @@ class ReferenceModel:
         draws: Draws,
         depth: float,
         impulse: bool,
-    ) -> int:
-        """Book a paid order in cents; draw whether it will be returned. Returns cents paid."""
+    ) -> tuple[int, bool]:
+        """Book a paid order in cents; draw whether it will be returned. Returns the cents
+        paid and whether it will be returned."""
         s, sc = sh.segment, self.sc
         self.count(sh, "orders")
         self.count(sh, "units", units)
@@ -1066,11 +1070,12 @@ class ReferenceModel:
         )
         if impulse:
             p_return *= 1.0 + sc.k_impulse
-        if draws.uniform(D_RETURN) < p_return:
+        returned = draws.uniform(D_RETURN) < p_return
+        if returned:
             self.count(sh, "returns")
             self.count(sh, "return_money", paid)
             self.count(sh, "return_cogs", cogs)
-        return paid
+        return paid, returned
 
     def book_tail(self, sh: Shopper, t: float, draws: Draws) -> None:
         """The presale tail payment: the deposit counts as its inflated value (the presale
@@ -1115,7 +1120,7 @@ class ReferenceModel:
             elif pend.kind == "flash":
                 self.settle_flash(sh, t, pend.index)
             else:
-                self.settle_first_n(sh, t, pend.index, pend.value)
+                self.settle_first_n(sh, t, pend.index, pend.value, pend.returned)
 
     def settle_flash(self, sh: Shopper, t: float, f: int) -> None:
         """A flash attempt: a win while stock lasts books the order; a loser may shop on."""
@@ -1142,8 +1147,11 @@ class ReferenceModel:
                     sh, t, draws, CONSOLATION, flash_utility=fl.utility[f], may_register=False
                 )
 
-    def settle_first_n(self, sh: Shopper, t: float, n: int, paid: float) -> None:
-        """A first-N claim: while places last, rebate a share of the order (capped)."""
+    def settle_first_n(
+        self, sh: Shopper, t: float, n: int, paid: float, returned: bool = False
+    ) -> None:
+        """A first-N claim: while places last, rebate a share of the order (capped). An
+        order that will be returned refunds what was paid after the rebate."""
         if self.first_n_left[n] == 0:
             return
         if self.first_n_left[n] > 0:
@@ -1154,6 +1162,8 @@ class ReferenceModel:
         rc = cents(rebate)
         self.book_mechanism(sh, "first_n", rc)
         self.count(sh, "paid", -rc)
+        if returned:
+            self.count(sh, "return_money", -rc)
         self.count(sh, "first_n_wins")
         self.first_n_stats[n, 0] += 1
         if self.first_n_left[n] == 0:

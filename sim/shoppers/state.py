@@ -141,6 +141,7 @@ class KPend(NamedTuple):
     kind: np.ndarray  # uint8 PEND_*
     idx: np.ndarray  # int32 coupon bits, slot or privilege
     val: np.ndarray  # float32 order value for a first-N rebate
+    ret: np.ndarray  # uint8 1: the first-N order will be returned (its refund is rebated)
 
 
 def new_pending(chunks: int, width: int) -> KPend:
@@ -150,6 +151,7 @@ def new_pending(chunks: int, width: int) -> KPend:
         kind=np.zeros((chunks, width), np.uint8),
         idx=np.zeros((chunks, width), np.int32),
         val=np.zeros((chunks, width), np.float32),
+        ret=np.zeros((chunks, width), np.uint8),
     )
 
 
