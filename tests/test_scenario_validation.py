@@ -971,6 +971,13 @@ def test_disabled_threshold_still_checks_its_tiers() -> None:
 
 CROSS_RULES: list[tuple[str, dict[str, Any], str, list[str], dict[str, Any]]] = [
     (
+        "two courier entries for one region (the second replaced the first)",
+        {"fulfilment.couriers[1].region": "east"},
+        "fulfilment.couriers[1].region",
+        ["region 'east' has couriers already", "fulfilment.couriers[0]", "one entry"],
+        {"fulfilment.couriers[1].region": "west"},
+    ),
+    (
         "first phase starts after the campaign",
         {"campaign.start": T(7)},
         "calendar.phases[0].start",

@@ -269,6 +269,10 @@ class CohortFulfilment(FulfilmentModel):
                     self._shipped(s, part, when, when)
             # returns take what capacity is left, at handling_picks per return
             self.returns_q[s] += self.returns_arriving[s].pop(h, 0.0)
+            late = 0.0
+            if h == self.T - 1:  # returns due after the horizon: shown as waiting, not lost
+                late = sum(self.returns_arriving[s].values())
+                self.returns_arriving[s].clear()
             spare = max(work - used, 0.0)
             ret = (
                 min(self.returns_q[s], spare / t.return_handling)
@@ -277,7 +281,7 @@ class CohortFulfilment(FulfilmentModel):
             )
             self.returns_q[s] -= ret
             ser["returns_processed"][h, s] += ret
-            ser["returns_backlog"][h, s] += self.returns_q[s]
+            ser["returns_backlog"][h, s] += self.returns_q[s] + late
             backlog, wait = self._overflow(s, h, now)
             ser["backlog"][h, s] += backlog
             ser["awaiting_dispatch"][h, s] += wait

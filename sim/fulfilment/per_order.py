@@ -191,6 +191,7 @@ class PerOrderFulfilment(FulfilmentModel):
         self.arrivals, self.service = arrivals, service
         S, R, T = len(t.site_names), len(t.region_names), t.horizon
         self.S, self.R, self.T = S, R, T
+        self.returns_transit = np.zeros(R)  # returns on their way back, per region
         self.books = Books(t)
         self.records: list[tuple[float, float, float]] | None = [] if record else None
         self.sites, self.couriers = pools(env, t)
@@ -346,11 +347,13 @@ class PerOrderFulfilment(FulfilmentModel):
         share = self.return_share[o_h, r]
         if share > 0 and self.rng.random() < share:
             b.add_region("returns_shipped", h, r, 1.0)
+            self.returns_transit[r] += 1
             self.env.process(self._return(r))
 
     def _return(self, r: int) -> Generator[Event, Any, None]:
         t = self.t
         yield self.env.timeout(t.return_delay)
+        self.returns_transit[r] -= 1
         sites = np.flatnonzero(t.route[r] > 0)
         p = t.route[r, sites]
         s = int(sites[0] if len(sites) == 1 else self.rng.choice(sites, p=p / p.sum()))
@@ -416,7 +419,11 @@ class PerOrderFulfilment(FulfilmentModel):
             b.add_site("backlog", h, s, backlog)
             b.add_site("awaiting_dispatch", h, s, waiting)
             b.add_site("storage_used", h, s, backlog + waiting)
-            b.add_site("returns_backlog", h, s, self.pickers[s].low_backlog)
+            late = 0.0
+            if h == self.T - 1:  # returns due after the horizon: shown as waiting, not lost
+                share = t.route[:, s] / t.route.sum(axis=1)  # as _return picks the site
+                late = float(self.returns_transit @ share)
+            b.add_site("returns_backlog", h, s, self.pickers[s].low_backlog + late)
             self.surge[s].check(backlog)
         for r in range(self.R):
             work, _ = self.couriers[r].take()

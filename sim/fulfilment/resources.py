@@ -38,6 +38,8 @@ class Capacity:
 
     ``rate`` = factor x sum(staff x rate per worker); ``take()`` returns the work
     the pool could do since the last ``take()`` and the worker-hours of each group.
+    ``factor`` is the product of the factors of the faults in force (1 without any):
+    faults that overlap each take their share, and one that ends gives back only its own.
     """
 
     def __init__(self, env: simpy.Environment, groups: tuple[str, ...]) -> None:
@@ -45,6 +47,7 @@ class Capacity:
         self.staff = dict.fromkeys(groups, 0)
         self.per_worker = dict.fromkeys(groups, 0.0)
         self.factor = 1.0
+        self._faults: list[float] = []  # the factors of the faults in force
         self._t = float(env.now)
         self._work = 0.0
         self._hours = dict.fromkeys(groups, 0.0)
@@ -86,6 +89,14 @@ class Capacity:
         old, self.changed = self.changed, self.env.event()
         old.succeed()
 
+    def fault_starts(self, factor: float) -> None:
+        self._faults.append(float(factor))
+        self.set(factor=float(np.prod(self._faults)))
+
+    def fault_ends(self, factor: float) -> None:
+        self._faults.remove(float(factor))
+        self.set(factor=float(np.prod(self._faults)) if self._faults else 1.0)
+
     def take(self) -> tuple[float, dict[str, float]]:
         self._accrue()
         work, hours = self._work, self._hours
@@ -126,16 +137,18 @@ def fault(
     name: str,
     kind: str,
 ) -> Generator[Event, Any, None]:
-    """Scale a capacity by ``factor`` over [start, end)."""
+    """Scale a capacity by ``factor`` over [start, end) (with other faults in force at the
+    same time, by the product of their factors). The log gives the factor in force after
+    each change."""
     if start > env.now:
         yield env.timeout(start - env.now)
-    cap.set(factor=factor)
+    cap.fault_starts(factor)
     if log is not None:
-        log.append((float(env.now), f"{kind}_start", name, factor))
+        log.append((float(env.now), f"{kind}_start", name, cap.factor))
     yield env.timeout(max(end - env.now, 0.0))
-    cap.set(factor=1.0)
+    cap.fault_ends(factor)
     if log is not None:
-        log.append((float(env.now), f"{kind}_end", name, 1.0))
+        log.append((float(env.now), f"{kind}_end", name, cap.factor))
 
 
 class Surge:

@@ -226,8 +226,17 @@ def _fulfilment(c: _Checker) -> None:
                 )
     for i, lh in enumerate(f.linehaul):
         c.name(("fulfilment", "linehaul", i, "site"), lh.site, c.sites, "site")
+    first: dict[str, int] = {}
     for i, cr in enumerate(f.couriers):
         c.name(("fulfilment", "couriers", i, "region"), cr.region, c.regions, "region")
+        if cr.region in first:  # the fulfilment tables keep one courier pool per region
+            c.add(
+                ("fulfilment", "couriers", i, "region"),
+                f"region '{cr.region}' has couriers already (fulfilment.couriers"
+                f"[{first[cr.region]}]); give each region one entry, with its total count",
+                cr.region,
+            )
+        first.setdefault(cr.region, i)
     for i, fault in enumerate(f.faults):
         loc = ("fulfilment", "faults", i)
         c.name((*loc, "site"), fault.site, c.sites, "site")
