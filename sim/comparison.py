@@ -20,7 +20,7 @@ from scipy import stats
 from sim.metrics import KPIS, kpis, relative_half_width
 from sim.plan import for_shoppers
 from sim.results import to_dataset
-from sim.runner import Progress, ScenarioLike, _Executor, as_plan, next_batch, precision_met
+from sim.runner import Progress, ScenarioLike, _Executor, as_plan, precision_step
 from sim.scenario import Scenario
 
 PAIRED_STATS = ("mean", "diff", "diff_low", "diff_high", "rel_diff", "p_value", "var_reduction")
@@ -98,10 +98,9 @@ def compare(
             if precision is None:
                 break
             rel = [relative_half_width(k[kpi]) for k in ks]
-            met = precision_met(rel, precision, len(ids))
-            undefined = len(ids) >= 2 and not all(np.isfinite(r) for r in rel)
-            new = list(range(ids[-1] + 1, ids[-1] + 1 + next_batch(len(ids), max_replicates)))
-            if met or undefined or not new:
+            met, step = precision_step(rel, precision, len(ids), max_replicates)
+            new = list(range(ids[-1] + 1, ids[-1] + 1 + step))
+            if not new:
                 break
             ids += new
     out = stack_kpis(ks, labels)

@@ -180,10 +180,9 @@ def _replicates(
         from sim.metrics import kpis, relative_half_width
 
         rel = relative_half_width(kpis(ds)[kpi])
-        step = next_batch(len(keep), max_replicates)
+        met, step = precision_step([rel], precision, len(keep), max_replicates)
         batch = list(range(keep[-1] + 1, keep[-1] + 1 + step))
-        met = precision_met([rel], precision, len(keep))
-        if met or not batch or (len(keep) >= 2 and not np.isfinite(rel)):
+        if not batch:
             ds.attrs["precision_target"] = float(precision)
             ds.attrs["precision_kpi"] = kpi
             ds.attrs["precision_reached"] = float(rel)
@@ -206,6 +205,18 @@ def precision_met(rel: Sequence[float], precision: float, n: int) -> bool:
     from sim.metrics import MIN_PRECISION_REPLICATES
 
     return n >= MIN_PRECISION_REPLICATES and all(np.isfinite(r) and r <= precision for r in rel)
+
+
+def precision_step(
+    rel: Sequence[float], precision: float, n: int, max_replicates: int
+) -> tuple[bool, int]:
+    """One decision of the precision rule after ``n`` replicates, given the relative
+    half-widths ``rel`` (one per scenario): whether the target is met, and how many
+    replicates to add (0: stop, because it is met, because a half-width is undefined
+    once there are two replicates, or because of the cap)."""
+    met = precision_met(rel, precision, n)
+    undefined = n >= 2 and not all(np.isfinite(r) for r in rel)
+    return met, 0 if met or undefined else next_batch(n, max_replicates)
 
 
 def _counterfactual(

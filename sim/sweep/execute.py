@@ -507,9 +507,7 @@ def init_store(prep: Prepared, path: Path, log: Callable[[str], None] = print) -
                 "next to them. Start a new store to keep one version of the code."
             )
         return
-    if not path.parent.is_dir():
-        raise SweepError([f"--store: the folder {path.parent} does not exist"])
-    d = prep.design
+    d = prep.design  # (a missing folder was refused by st.locked, which the caller holds)
     keys = [p.key for p in d.params]
     from sim._version import __version__
     from sim.scenario import to_toml
