@@ -248,7 +248,6 @@ class CohortFulfilment(FulfilmentModel):
         now = float(h + 1)
         ser = self.books.series  # h < T here: the ticks run for the fulfilment horizon
         new_h = self.new.get(h)
-        backlogs, waiting = [], []  # per site, at the end of the hour (for the promise)
         for s in range(self.S):
             work, hours = self._staff_hour(s, h)
             q = self.pick_q[s]
@@ -291,12 +290,10 @@ class CohortFulfilment(FulfilmentModel):
                 + hours["surge"] * t.surge["cost"][s] + ret * t.return_cost
             )  # fmt: skip
             self.surge[s].check(backlog)
-            backlogs.append(backlog)
-            waiting.append(wait)
         couriers = [self._deliver(r, h) for r in range(self.R)]
         self.new.pop(h, None)
         if h < t.hours:  # the promise is quoted at checkout: only while the campaign runs
-            self._promise = self._eta(now, backlogs, waiting, couriers)
+            self._promise = self._eta(now, couriers)
             self.books.promise[h] = self._promise
 
     def _empty(self) -> bool:
@@ -444,23 +441,40 @@ class CohortFulfilment(FulfilmentModel):
             self.books.add_region("returns_shipped", min(int(when), self.T - 1), r, ret)
 
     # -- the quoted delivery time --------------------------------------------------------
-    def _eta(
-        self, now: float, backlogs: list[float], waiting: list[float], couriers: list[float]
-    ) -> np.ndarray:
+    def _eta(self, now: float, couriers: list[float]) -> np.ndarray:
         """FIFO projection: when would an order placed now reach the door, per region?
-        (The orders waiting at each site, for its trucks and for each region's couriers
-        at the end of the hour, as the tick has just summed them.)"""
-        return self._quote(
+        (What is ahead of it by site and region, as the tick has just left the queues and
+        the parcels each region's couriers have waiting, ``couriers``.)"""
+        S, R = self.S, self.R
+        pick, disp = np.zeros((S, R)), np.zeros((S, R))
+        for s in range(S):
+            for c in self.pick_q[s]:
+                pick[s] += c.q
+            for c in self.dispatch_q[s]:
+                disp[s] += c.q
+        region: list[int] = []
+        when: list[float] = []
+        qty: list[float] = []
+        for r in range(R):  # on the road to the couriers (their chunks hold orders by site)
+            for v in self.to_couriers[r].values():
+                for c in v:
+                    region.append(r)
+                    when.append(c.ready)
+                    qty.append(c.total)
+        for c in self.forward:  # pre-positioned orders, released to the couriers
+            for k in np.flatnonzero(c.q > EPS):
+                region.append(int(k))
+                when.append(max(self.t.release_at, now))
+                qty.append(float(c.q[k]))
+        return self._quote.quote(
             now,
-            np.array([c.staff["surge"] for c in self.sites], float),
-            np.array(backlogs),
-            np.array(waiting),
-            np.array(
-                [
-                    couriers[r] + sum(c.total for v in self.to_couriers[r].values() for c in v)
-                    for r in range(self.R)
-                ]
-            ),
+            surge_staff=[c.staff["surge"] for c in self.sites],
+            surge_pending=[g.pending for g in self.surge],
+            surge_due=[g.due for g in self.surge],
+            pick_ahead=pick,
+            dispatch_ahead=disp,
+            courier_waiting=couriers,
+            transit=(np.array(region, np.int64), np.array(when, float), np.array(qty, float)),
         )
 
 

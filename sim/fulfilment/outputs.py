@@ -66,6 +66,17 @@ SERIES: dict[str, tuple[str, str, str]] = {
         "hours",
         "Delivery time quoted at checkout (FIFO projection of the backlog)",
     ),
+    "delivered_by_order_hour": (
+        "region",
+        "orders",
+        "Orders placed in the hour that reached the door (booked to the hour they were placed)",
+    ),
+    "delivery_hours_by_order_hour": (
+        "region",
+        "hours",
+        "Order-to-door hours of the orders placed in the hour, summed (divided by "
+        "delivered_by_order_hour: their mean delivery time, to set against the promise)",
+    ),
 }
 
 
@@ -129,6 +140,9 @@ class Books:
         h = min(int(when), self.T - 1)
         s = self.series
         s["delivered"][h, r] += qty
+        o = min(max(int(when - d), 0), self.T - 1)  # the hour the orders were placed
+        s["delivered_by_order_hour"][o, r] += qty
+        s["delivery_hours_by_order_hour"][o, r] += qty * d
         if by_site is not None:
             s["site_delivered"][h] += by_site
         for name, limit in (

@@ -200,7 +200,9 @@ class PerOrderFulfilment(FulfilmentModel):
         ]
         self.courier_q = [Servers(env, self.couriers[r], self.rng, service) for r in range(R)]
         self.dispatch: list[deque[Order]] = [deque() for _ in range(S)]
-        self.in_transit = np.zeros(R, np.int64)  # shipped, not yet with the couriers
+        # shipped, not yet with the couriers: per region, arrival time -> orders
+        self.in_transit: list[dict[float, int]] = [{} for _ in range(R)]
+        self.at_site = np.zeros((S, R), np.int64)  # orders waiting for or being picked
         self.forward: list[Order] = []  # prepositioned orders waiting for release
         self.return_share = np.zeros((t.hours, R))
         self._carry: dict[tuple[str, int, int], float] = {}
@@ -269,6 +271,7 @@ class PerOrderFulfilment(FulfilmentModel):
         yield env.timeout(max(o.ot - env.now, 0.0))
         b.add_site("arrivals", int(env.now), o.site, 1.0)
         while True:
+            self.at_site[o.site, o.region] += 1
             job = self.pickers[o.site].request(item=o)
             where = yield job.done
             if where is None:
@@ -284,7 +287,10 @@ class PerOrderFulfilment(FulfilmentModel):
         if o.shipped is not None:  # waits for a truck (see _trucks)
             arrive = yield o.shipped
             yield env.timeout(max(arrive - env.now, 0.0))
-            self.in_transit[o.region] -= 1
+            road = self.in_transit[o.region]
+            road[arrive] -= 1
+            if not road[arrive]:
+                del road[arrive]
         yield from self._last_mile(o)
 
     def _prepositioned(self, o: Order) -> Generator[Event, Any, None]:
@@ -317,6 +323,7 @@ class PerOrderFulfilment(FulfilmentModel):
                 return
             o: Order = job.item
             o.ready = now
+            self.at_site[s, o.region] -= 1
             self.books.add_site("picked", h, s, 1.0)
             self.books.add_site("site_cost", h, s, self.t.handling_cost[s])
             if len(self.t.departures[s]):
@@ -395,7 +402,8 @@ class PerOrderFulfilment(FulfilmentModel):
                 assert o.shipped is not None
                 o.shipped.succeed(float(d + tr))
                 self._ship(s, o, float(d))
-                self.in_transit[o.region] += 1
+                road = self.in_transit[o.region]
+                road[float(d + tr)] = road.get(float(d + tr), 0) + 1
                 left -= 1
                 sent += 1
             if sent > EPS or d < t.hours:  # the schedule runs for the campaign, then
@@ -451,6 +459,7 @@ class PerOrderFulfilment(FulfilmentModel):
             if third and third_left < 1 - EPS:
                 break
             job = q.pop()
+            self.at_site[s, o.region] -= 1
             excess -= 1
             b.add_site("overflow", h, s, 1.0)
             b.add_site("site_cost", h, s, t.overflow_cost[s])
@@ -466,12 +475,28 @@ class PerOrderFulfilment(FulfilmentModel):
     # -- the quoted delivery time ------------------------------------------------------------
     def _eta(self, now: float) -> np.ndarray:
         """FIFO projection of the queues, as in cohort mode (counts of orders ahead)."""
-        return self._quote(
+        S, R = self.S, self.R
+        disp = np.zeros((S, R))
+        for s in range(S):
+            for o in self.dispatch[s]:
+                disp[s, o.region] += 1
+        region, when, qty = [], [], []
+        for r in range(R):
+            for t_arrive, n in self.in_transit[r].items():
+                region.append(r)
+                when.append(t_arrive)
+                qty.append(float(n))
+        for o in self.forward:  # pre-positioned orders, released to the couriers
+            region.append(o.region)
+            when.append(max(self.t.release_at, now))
+            qty.append(1.0)
+        return self._quote.quote(
             now,
-            np.array([c.staff["surge"] for c in self.sites], float),
-            np.array([p.backlog for p in self.pickers], float),
-            np.array([len(d) for d in self.dispatch], float),
-            np.array(
-                [self.courier_q[r].backlog + self.in_transit[r] for r in range(self.R)], float
-            ),
+            surge_staff=[c.staff["surge"] for c in self.sites],
+            surge_pending=[g.pending for g in self.surge],
+            surge_due=[g.due for g in self.surge],
+            pick_ahead=self.at_site.astype(float),
+            dispatch_ahead=disp,
+            courier_waiting=[self.courier_q[r].backlog for r in range(R)],
+            transit=(np.array(region, np.int64), np.array(when, float), np.array(qty, float)),
         )

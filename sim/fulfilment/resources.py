@@ -170,7 +170,8 @@ class Surge:
         name: str,
     ) -> None:
         self.env, self.cap, self.p, self.log, self.name = env, cap, params, log, name
-        self.pending = 0
+        self.pending = 0  # workers requested and on their way
+        self.due = 0.0  # when they arrive
         self.batches: list[tuple[float, int]] = []  # (arrival time, workers)
         cap.set("surge", per_worker=params["rate"])
 
@@ -191,13 +192,15 @@ class Surge:
         if backlog > p["threshold"] and not self.pending and on < p["max_staff"]:
             n = int(min(p["staff"], p["max_staff"] - on))
             self.pending = n
+            self.due = now + p["lead"]
             if self.log is not None:
                 self.log.append((now, "surge_request", self.name, float(n)))
             self.env.process(self._arrive(n))
 
     def _arrive(self, n: int) -> Generator[Event, Any, None]:
         yield self.env.timeout(self.p["lead"])
-        self.pending = 0
+        self.pending = 0  # workers requested and on their way
+        self.due = 0.0  # when they arrive
         self.batches.append((float(self.env.now), n))
         self.cap.set("surge", staff=self.cap.staff["surge"] + n)
         if self.log is not None:
