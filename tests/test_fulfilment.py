@@ -367,6 +367,29 @@ def test_prepositioned_released_at_release_and_sooner(mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["cohort", "even", "uniform"])
+def test_prepositioned_orders_pay_their_handling(mode: str) -> None:
+    """Every order is handled once, picked ahead or at the site: one more unit of
+    ``handling_cost`` adds (picked + pre-positioned) to the site cost (pre-positioned
+    orders paid nothing before)."""
+    import dataclasses
+
+    def go(cost: float) -> dict[str, Any]:
+        t = site_tables(48, drain=240, staff=DAY_SHIFT, rate=10.0, preposition_share=1.0,
+                        release_at=12.0)  # fmt: skip
+        t = dataclasses.replace(t, handling_cost=np.full(len(t.site_names), cost))
+        orders = pattern(48, 150.0)
+        tails = np.where(np.arange(48)[:, None] < 24, orders / 2, 0.0)
+        model = CohortFulfilment(t) if mode == "cohort" else per_order(t, mode)
+        return run(model, orders, tails)
+
+    a, b = go(1.0), go(2.0)
+    handled = a["fulfilment_picked"].sum() + a["fulfilment_prepositioned"].sum()
+    assert a["fulfilment_prepositioned"].sum() > 100
+    extra = b["fulfilment_site_cost"].sum() - a["fulfilment_site_cost"].sum()
+    assert extra == pytest.approx(handled, rel=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["cohort", "even", "uniform"])
 def test_outage_stops_picking(mode: str) -> None:
     t = site_tables(48, drain=48, staff=10, rate=30.0, outages=[(0, 10.0, 14.0, 0.0)])
     model = CohortFulfilment(t) if mode == "cohort" else per_order(t, mode, record=True)

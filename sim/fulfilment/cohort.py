@@ -191,6 +191,8 @@ class CohortFulfilment(FulfilmentModel):
         if pre.sum() > EPS:
             c = Chunk(h + 0.5, max(h + 0.5, t.release_at), pre)
             self.books.add("prepositioned", h, pre, region=True)
+            # picked ahead by the sites serving their region: their handling is paid now
+            self.books.add("site_cost", h, (pre @ t.route) * t.handling_cost)
             if c.ready > h + 1:
                 self.forward.append(c)
             else:

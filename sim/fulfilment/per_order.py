@@ -242,6 +242,8 @@ class PerOrderFulfilment(FulfilmentModel):
             n_pre = self._count("pre", r, -1, pre[r])
             if n_pre:
                 self.books.add_region("prepositioned", h, r, float(n_pre))
+                # picked ahead by the sites serving the region: their handling is paid now
+                self.books.add("site_cost", h, n_pre * t.route[r] * t.handling_cost)
                 for x in self._times(h, n_pre):
                     self.env.process(self._prepositioned(Order(r, float(x), -1)))
             regular = orders[r] - pre[r]
