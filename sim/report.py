@@ -243,6 +243,8 @@ CAPTIONS = {
     "picking capacity on duty (all sites), and the backlog waiting to be picked.",
     "delivery": "Hours from order to door (all regions) and the share delivered within the "
     "promise, by region.",
+    "promise": "Around the peak day: the delivery time quoted at checkout against the one the "
+    "orders of each hour got (all regions).",
 }
 
 

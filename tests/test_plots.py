@@ -99,6 +99,31 @@ def test_capacity_chart_window_and_errors(ds: xr.Dataset) -> None:
         plots.capacity_chart(ds.drop_vars("fulfilment_arrivals"))
 
 
+def test_promise_chart(ds: xr.Dataset) -> None:
+    """Quoted against delivered by order hour: the delivered line is the orders' mean
+    delivery time, the quoted one the quote made the hour before, region-weighted."""
+    fig = plots.promise_chart(ds, window=("2026-11-10", "2026-11-12"))
+    (ax,) = fig.axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {
+        "delivered (mean of the hour's orders)", "quoted at checkout", "promise limit 36 h",
+    }  # fmt: skip
+    assert ax.get_ylabel() == "hours from order to door"
+    t = ds["ftime"].values
+    pos = np.flatnonzero((t >= np.datetime64("2026-11-10")) & (t < np.datetime64("2026-11-12")))
+    n = ds["fulfilment_delivered_by_order_hour"].sum("region")
+    got = ds["fulfilment_delivery_hours_by_order_hour"].sum("region") / n
+    want = got.isel(ftime=pos).median("replicate").values
+    y = lines["delivered (mean of the hour's orders)"].get_ydata()[:-1]
+    np.testing.assert_allclose(y, want, rtol=1e-12)
+    o = ds["fulfilment_orders_in"]
+    seen = (ds["fulfilment_promise"].shift(ftime=1) * o).sum("region") / o.sum("region")
+    want = seen.isel(ftime=pos).median("replicate").values
+    np.testing.assert_allclose(lines["quoted at checkout"].get_ydata()[:-1], want, rtol=1e-12)
+    with pytest.raises(ValueError, match="no hours"):
+        plots.promise_chart(ds, window=("2030-01-01", "2030-01-02"))
+
+
 def test_waterfall_adds_up(ds: xr.Dataset) -> None:
     steps = plots.waterfall_steps(ds)
     level = 0.0

@@ -78,9 +78,13 @@ def test_single_report_sections(files: dict[str, Path]) -> None:
     assert warnings == []
     assert {"headline", "charts", "assumptions"} <= c.ids
     assert "comparison" not in c.ids
-    for chart in ("gmv_fan", "kpi_distributions", "subsidy_waterfall", "capacity", "delivery"):
+    charts = ("gmv_fan", "kpi_distributions", "subsidy_waterfall", "capacity", "delivery",
+              "promise")  # fmt: skip
+    for chart in charts:
         assert f"chart-{chart}" in c.ids
-    assert len(c.images) == 5 and all(s.startswith("data:image/png;base64,") for s in c.images)
+    assert len(c.images) == len(charts) and all(
+        s.startswith("data:image/png;base64,") for s in c.images
+    )
     for text in ("P(GMV target reached)", "95% CI", "P10-P90", "Calendar", "Mechanics",
                  "Budget: 500 k CNY", "Capacity (delivery promise 36 h)", "threshold"):  # fmt: skip
         assert text in page

@@ -341,7 +341,10 @@ class CohortFulfilment(FulfilmentModel):
 
     def _overflow(self, s: int, h: int, now: float) -> tuple[float, float]:
         """Send away what site s cannot store; returns the orders then waiting to be
-        picked and waiting for a truck."""
+        picked and waiting for a truck. Orders waiting to be picked go first (newest
+        first, to the neighbour or the third party), then picked ones waiting for a
+        truck (newest first, to the third party: a packed parcel is not stored again at
+        a neighbour)."""
         t, b = self.t, self.books
         q = self.pick_q[s]
         backlog = sum(c.total for c in q)
@@ -373,7 +376,22 @@ class CohortFulfilment(FulfilmentModel):
                 part.ready = arrive
                 self.arriving[to].setdefault(math.ceil(arrive - EPS), []).append(part)
                 b.add_site("transfers_out", h, s, part.total)
-        return sum(c.total for c in q), waiting  # (overflow takes only unpicked orders)
+        # still full of picked orders waiting for a truck: the newest go to the third party
+        dq = self.dispatch_q[s]
+        while dq and excess > EPS and third_left > EPS:
+            c = dq[-1]
+            amount = min(excess, c.total, third_left)
+            part = dq.pop() if amount >= c.total - EPS else _split_tail(c, amount)
+            excess -= part.total
+            third_left -= part.total
+            b.add_site("overflow_packed", h, s, part.total)
+            b.add_site("site_cost", h, s, part.total * t.overflow_cost[s])
+            b.add_site("shipped", h, s, part.total)
+            b.delay("dispatch_delay", s, part.total, now - part.ot)
+            arrive = now + t.overflow_delay[s]
+            for r in np.flatnonzero(part.q > EPS):
+                self._delivered(int(r), self._from(s, int(r), part.q[r]), part.ot, arrive)
+        return sum(c.total for c in q), sum(c.total for c in dq)
 
     def _shipped(self, s: int, part: Chunk, when: float, arrive: float) -> None:
         """A chunk leaves site s at ``when`` and reaches the last mile at ``arrive``."""

@@ -34,9 +34,23 @@ SERIES: dict[str, tuple[str, str, str]] = {
     ),
     "storage_used": ("site", "orders", "Orders held at the site at the end of the hour"),
     "overload": ("site", "1", "1 if the site's storage was full in the hour (overload, 爆仓)"),
-    "overflow": ("site", "orders", "Orders sent away because storage was full"),
+    "overflow": (
+        "site",
+        "orders",
+        "Orders waiting to be picked sent away because storage was full",
+    ),
     "overflow_third_party": ("site", "orders", "Overflowed orders handled by a third party"),
-    "shipped": ("site", "orders", "Orders leaving the site (truck or same-city courier)"),
+    "overflow_packed": (
+        "site",
+        "orders",
+        "Picked orders waiting for a truck handed to a third party because storage was full "
+        "(counted as shipped)",
+    ),
+    "shipped": (
+        "site",
+        "orders",
+        "Picked orders leaving the site (truck, same-city courier or, overflowed, a third party)",
+    ),
     "site_delivered": ("site", "orders", "Orders from the site delivered to the door"),
     "site_delivered_24h": ("site", "orders", "Orders from the site delivered within 24 h"),
     "site_delivered_48h": ("site", "orders", "Orders from the site delivered within 48 h"),

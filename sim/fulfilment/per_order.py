@@ -45,11 +45,12 @@ Service = Literal["deterministic", "exponential"]
 class Order:
     """One order: its region, order time, current site and overflow hops."""
 
-    __slots__ = ("hops", "ot", "ready", "region", "shipped", "site")
+    __slots__ = ("hops", "ot", "ready", "region", "shipped", "site", "third")
 
     def __init__(self, region: int, ot: float, site: int) -> None:
         self.region, self.ot, self.site = region, ot, site
         self.hops = 0
+        self.third = False  # picked, then handed to a third party by the storage limit
         self.ready = math.inf  # when picked
         self.shipped: Event | None = None  # succeeds with the arrival time at the last mile
 
@@ -289,6 +290,9 @@ class PerOrderFulfilment(FulfilmentModel):
         if o.shipped is not None:  # waits for a truck (see _trucks)
             arrive = yield o.shipped
             yield env.timeout(max(arrive - env.now, 0.0))
+            if o.third:  # overflowed after its pick: the third party delivers it
+                self._delivered(o, float(env.now))
+                return
             road = self.in_transit[o.region]
             road[arrive] -= 1
             if not road[arrive]:
@@ -397,7 +401,7 @@ class PerOrderFulfilment(FulfilmentModel):
             yield at(self.env, d - self.env.now)
             yield self.env.timeout(0)  # picks ending exactly at d are loaded too
             q = self.dispatch[s]
-            left = math.floor(cap + EPS)
+            left = math.floor(cap + EPS) if math.isfinite(cap) else math.inf
             sent = 0
             while q and left >= 1 and q[0].ready <= d + EPS:
                 o = q.popleft()
@@ -445,8 +449,9 @@ class PerOrderFulfilment(FulfilmentModel):
             b.promise[h] = self._promise
 
     def _overflow(self, s: int, h: int, now: float) -> None:
-        """Storage limit, as in cohort mode: at the hour mark, the newest waiting orders
-        beyond the limit go to the neighbour (once) or to a third party (capped)."""
+        """Storage limit, as in cohort mode: at the hour mark, the newest orders waiting
+        to be picked beyond the limit go to the neighbour (once) or to a third party
+        (capped), then the newest picked ones waiting for a truck to the third party."""
         t, b = self.t, self.books
         q = self.pickers[s].queue
         excess = self.pickers[s].backlog + len(self.dispatch[s]) - t.storage[s]
@@ -473,6 +478,19 @@ class PerOrderFulfilment(FulfilmentModel):
             else:
                 b.add_site("transfers_out", h, s, 1.0)
                 job.done.succeed((to, float(math.ceil(arrive - EPS))))
+        # still full of picked orders waiting for a truck: the newest go to the third party
+        dq = self.dispatch[s]
+        while dq and excess > EPS and third_left >= 1 - EPS:
+            o = dq.pop()
+            excess -= 1
+            third_left -= 1
+            b.add_site("overflow_packed", h, s, 1.0)
+            b.add_site("site_cost", h, s, t.overflow_cost[s])
+            b.add_site("shipped", h, s, 1.0)  # in the hour whose end it left at
+            b.delay("dispatch_delay", s, 1.0, now - o.ot)
+            o.third = True
+            assert o.shipped is not None
+            o.shipped.succeed(now + t.overflow_delay[s])
 
     # -- the quoted delivery time ------------------------------------------------------------
     def _eta(self, now: float) -> np.ndarray:

@@ -9,7 +9,7 @@ in compact units (bn, m).
 """
 
 from sim.plots.compare import comparison_chart, response_heatmap, tornado_chart
-from sim.plots.fulfilment import capacity_chart, delivery_chart, peak_day
+from sim.plots.fulfilment import capacity_chart, delivery_chart, peak_day, promise_chart
 from sim.plots.render import CHARTS, render_all
 from sim.plots.sales import fan_chart, kpi_distributions, subsidy_waterfall, waterfall_steps
 from sim.plots.style import compact, styled, to_data_uri, to_png
@@ -23,6 +23,7 @@ __all__ = [
     "fan_chart",
     "kpi_distributions",
     "peak_day",
+    "promise_chart",
     "render_all",
     "response_heatmap",
     "styled",

@@ -66,22 +66,13 @@ def capacity_chart(
     """
     require(ds, "fulfilment_arrivals", "fulfilment_capacity", "fulfilment_backlog",
             what="capacity_chart")  # fmt: skip
-    if window is None:
-        day = peak_day(ds)
-        start, end = day - np.timedelta64(2, "D"), day + np.timedelta64(3, "D")
-    else:
-        start, end = (pd.Timestamp(w).to_datetime64() for w in window)
-    if not start < end:
-        raise ValueError(f"capacity_chart: window start {start} is not before its end {end}")
-    sel = slice(start, end - np.timedelta64(1, "ns"))
+    sel = _window(ds, window, "capacity_chart")
 
     def series(name: str) -> xr.DataArray:
-        v = ds[name].sum("site").sel(ftime=sel)
+        v = ds[name].sum("site").isel(ftime=sel)
         return v if "replicate" in v.dims else v.expand_dims("replicate")
 
     arrivals, cap, back = (series(f"fulfilment_{n}") for n in ("arrivals", "capacity", "backlog"))
-    if arrivals.sizes["ftime"] == 0:
-        raise ValueError(f"capacity_chart: no hours between {start} and {end}")
     t = arrivals["ftime"].values
     a10, a50, a90 = np.percentile(arrivals.values, [10, 50, 90], axis=0)
     c50 = np.median(cap.values, axis=0)
@@ -129,6 +120,95 @@ def capacity_chart(
         fig.legend(h1 + h2, l1 + l2, loc="outside lower center", ncols=4)
         ax.set_zorder(ax2.get_zorder() + 1)
         ax.patch.set_visible(False)
+    return fig
+
+
+def _window(ds: xr.Dataset, window: tuple[Any, Any] | None, what: str) -> np.ndarray:
+    """The positions on ``ftime`` of a window (start, end) in local time (default the
+    peak day +/- 2 days); raises if it is empty or reversed."""
+    if window is None:
+        day = peak_day(ds)
+        start, end = day - np.timedelta64(2, "D"), day + np.timedelta64(3, "D")
+    else:
+        start, end = (pd.Timestamp(w).to_datetime64() for w in window)
+    if not start < end:
+        raise ValueError(f"{what}: window start {start} is not before its end {end}")
+    t = ds["ftime"].values
+    pos = np.flatnonzero((t >= start) & (t < end))
+    if len(pos) == 0:
+        raise ValueError(f"{what}: no hours between {start} and {end}")
+    return pos
+
+
+def promise_chart(ds: xr.Dataset, window: tuple[Any, Any] | None = None) -> Figure:
+    """The delivery time quoted at checkout against the one delivered, by order hour.
+
+    The quote is the one shoppers saw in each hour (computed at the end of the hour
+    before: ``fulfilment_promise``, weighted over regions by their orders); delivered
+    is the mean order-to-door time of the orders placed in the hour
+    (``fulfilment_delivery_hours_by_order_hour`` / ``fulfilment_delivered_by_order_hour``,
+    all regions). Medians over replicates, with the P10-P90 band of delivered; the
+    scenario's ``promise_hours`` (the on-time limit) as a reference line.
+
+    Parameters
+    ----------
+    ds
+        Results with a fulfilment model.
+    window
+        (start, end) in local time; default the peak day +/- 2 days.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes: hours from order to door against local time.
+    """
+    require(ds, "fulfilment_promise", "fulfilment_delivered_by_order_hour",
+            "fulfilment_delivery_hours_by_order_hour", "fulfilment_orders_in",
+            what="promise_chart")  # fmt: skip
+    pos = _window(ds, window, "promise_chart")
+
+    def reps(v: xr.DataArray) -> np.ndarray:
+        v = v if "replicate" in v.dims else v.expand_dims("replicate")
+        return np.asarray(v.transpose("replicate", "ftime", "region").values, float)
+
+    quote, orders = reps(ds["fulfilment_promise"]), reps(ds["fulfilment_orders_in"])
+    n = reps(ds["fulfilment_delivered_by_order_hour"]).sum(axis=2)
+    hours = reps(ds["fulfilment_delivery_hours_by_order_hour"]).sum(axis=2)
+    shown = np.full_like(quote, np.nan)  # the quote shoppers saw in hour h: made at h - 1
+    shown[:, 1:] = quote[:, :-1]
+    w = orders.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        seen = np.where(w > 0, (shown * orders).sum(axis=2) / w, np.nan)
+        got = np.where(n > 0, hours / n, np.nan)
+    seen, got = seen[:, pos], got[:, pos]
+    t = ds["ftime"].values[pos]
+    edges = np.append(t, t[-1] + np.timedelta64(1, "h"))
+
+    def med(a: np.ndarray, q: float = 50) -> np.ndarray:
+        ok = np.isfinite(a).any(axis=0)
+        out = np.full(a.shape[1], np.nan)
+        out[ok] = np.nanpercentile(a[:, ok], q, axis=0)
+        return np.append(out, out[-1])
+
+    limit = float(ds.attrs.get("promise_hours", np.nan))
+    with styled():
+        fig, ax = new_figure(f"Delivery time quoted and delivered: {scenario_name(ds)}")
+        ax.fill_between(edges, med(got, 10), med(got, 90), step="post", color=SKY,
+                        alpha=0.35, lw=0, label="delivered P10-P90")  # fmt: skip
+        ax.step(edges, med(got), where="post", color=BLUE, lw=2,
+                label="delivered (mean of the hour's orders)")  # fmt: skip
+        ax.step(edges, med(seen), where="post", color=ORANGE, lw=2, ls="--",
+                label="quoted at checkout")  # fmt: skip
+        if np.isfinite(limit):
+            ax.axhline(limit, color=RED, lw=1.5, ls=":", label=f"promise limit {limit:g} h")
+        ax.set_ylim(0, None)
+        ax.set_ylabel("hours from order to door")
+        ax.set_xlim(edges[0], edges[-1])
+        date_axis(ax)
+        ax.set_xlabel(f"local time of the order ({ds.attrs.get('timezone', 'local')})")
+        nrep = int(ds.sizes.get("replicate", 1))
+        ax.set_title(f"by order hour, all regions, median of {nrep} replicates")
+        fig.legend(loc="outside lower center", ncols=4)
     return fig
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import xarray as xr
 from matplotlib.figure import Figure
 
-from sim.plots.fulfilment import capacity_chart, delivery_chart
+from sim.plots.fulfilment import capacity_chart, delivery_chart, promise_chart
 from sim.plots.sales import fan_chart, kpi_distributions, subsidy_waterfall
 
 CHARTS: dict[str, tuple[Callable[[xr.Dataset], Figure], bool]] = {
@@ -18,6 +18,7 @@ CHARTS: dict[str, tuple[Callable[[xr.Dataset], Figure], bool]] = {
     "subsidy_waterfall": (subsidy_waterfall, False),
     "capacity": (capacity_chart, True),
     "delivery": (delivery_chart, True),
+    "promise": (promise_chart, True),
 }
 """Charts of one results Dataset: name -> (function, needs a fulfilment model)."""
 
