@@ -138,6 +138,14 @@ def test_a_different_sweep_is_refused(grid_store, client, smoke_path):
         sweep(smoke_path, GRID, store=path, client=client, **{**KW, "replicates": 3})
 
 
+def test_a_grid_of_lists_resumes_with_another_n(grid_store, client, smoke_path):
+    """--n only spaces ranges: the same grid of lists with another --n is the same sweep
+    (it was refused, the spec having recorded the first --n)."""
+    path, ds = grid_store
+    again = sweep(smoke_path, GRID, store=path, client=client, hourly=True, n=7, **KW)
+    np.testing.assert_array_equal(again["kpis"].values, ds["kpis"].values)
+
+
 def test_a_point_whose_task_never_finishes_stays_pending(smoke_path, tmp_path, monkeypatch):
     """A task that Dask cannot finish (its workers died past the retries, the scheduler
     went away) is not the point's fault: nothing is written, the point stays pending and

@@ -93,6 +93,24 @@ def test_another_spec_is_refused(tmp_path):
         st.read_spec(tmp_path / "plain")
 
 
+def test_a_grid_with_the_same_points_is_the_same_sweep(tmp_path):
+    """A grid of lists records the --n it was given, which only spaces ranges: a rerun
+    with another --n (same points) resumes; other points or a range design are refused."""
+    path = tmp_path / "s.zarr"
+    spec = {**SPEC, "design_options": {"n": 5}, "points": 3, "points_sha256": "abc"}
+    st.create(
+        path, spec, {"title": "t", "seed": 1}, replicates=[0], kpis=[("gmv", "CNY", "GMV")],
+        parameters=["a"], param_value=np.array([[1.0], [2.0], [3.0]]),
+        param_label=np.array([["1"], ["2"], ["3"]]), design_sample=np.array([[1.0], [2.0], [3.0]]),
+        invalid={},
+    )  # fmt: skip
+    st.check_spec(path, {**spec, "design_options": {"n": 9}})
+    with pytest.raises(SweepError, match="holds a different sweep"):
+        st.check_spec(path, {**spec, "design_options": {"n": 9}, "points_sha256": "def"})
+    with pytest.raises(SweepError, match="holds a different sweep"):
+        st.check_spec(path, {**spec, "design": "lhs", "design_options": {"n": 9}})
+
+
 def test_lock_keeps_a_second_driver_out(tmp_path):
     path = tmp_path / "s.zarr"
     with (

@@ -273,10 +273,26 @@ def read_attrs(path: Path) -> dict[str, Any]:
     return dict(_open_group(path, mode="r").attrs)
 
 
+def same_grid(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Two grid specifications that differ only in their design options but have the
+    same points are the same sweep: a grid of lists alone records the ``--n`` it was
+    given although ``--n`` only spaces ranges, so a rerun with another ``--n`` (or
+    none) is the same sweep."""
+    if old.get("design") != "grid" or new.get("design") != "grid":
+        return False
+    if "points_sha256" not in old or old.get("points_sha256") != new.get("points_sha256"):
+        return False
+    rest = set(old) | set(new)
+    rest.discard("design_options")
+    return all(canonical({"v": old.get(k)}) == canonical({"v": new.get(k)}) for k in rest)
+
+
 def check_spec(path: Path, spec: dict[str, Any]) -> None:
     """Refuse to resume into a store holding a different sweep (say what differs)."""
     old, sha = read_spec(path)
     if sha == spec_sha256(spec) and canonical(old) == canonical(spec):
+        return
+    if same_grid(old, spec):
         return
     diffs = [
         f"  {k}: store has {json.dumps(old.get(k))[:120]}, "
