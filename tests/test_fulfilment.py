@@ -390,11 +390,32 @@ def test_prepositioned_orders_pay_their_handling(mode: str) -> None:
     assert extra == pytest.approx(handled, rel=1e-9)
 
 
+def test_delivery_by_order_hour_keeps_the_hour_orders_were_placed_in() -> None:
+    """A same-city site (no linehaul) with couriers: parcels reaching the couriers within
+    an hour are served together, but each order stays booked to the hour it was placed
+    in (they were booked at the merged parcels' mean order time: 300 orders delivered
+    for an hour that placed 44). Cohort mode against the exact per-order mode: the
+    orders by order hour within 2% over the campaign, the mean delivery time by order
+    hour within half an hour on average."""
+    t = site_tables(72, drain=240, staff=DAY_SHIFT, rate=30.0, couriers=20)
+    orders = pattern(72, 200.0)
+    cohort, exact = run(CohortFulfilment(t), orders), run(per_order(t, "even"), orders)
+    placed = cohort["fulfilment_orders_in"][:, 0]
+    by_hour = [o["fulfilment_delivered_by_order_hour"][:, 0] for o in (cohort, exact)]
+    np.testing.assert_allclose(by_hour[1], placed, atol=1.0)  # whole orders per hour
+    assert np.abs(by_hour[0] - placed).sum() < 0.02 * placed.sum()
+    hours = [o["fulfilment_delivery_hours_by_order_hour"][:, 0] for o in (cohort, exact)]
+    mean = [h / np.maximum(n, 1e-12) for h, n in zip(hours, by_hour, strict=True)]
+    gap = float((np.abs(mean[0] - mean[1]) * placed).sum() / placed.sum())
+    assert gap < 0.5, gap
+
+
 @pytest.mark.parametrize("mode", ["cohort", "even", "uniform"])
 def test_storage_holds_with_picked_orders_waiting_for_the_truck(mode: str) -> None:
     """Fast picking, one truck a day: the picked orders waiting for it fill a 200-order
     store on their own. The newest go to the third party (at its cost and delay, counted
-    as shipped), so the site never holds more than its storage at an hour mark (it held
+    as shipped), so the site never holds more than its storage at an hour mark but the
+    truck's, where the truck takes them (it held
     up to 2,400 before: overflow took only orders still to be picked); nothing is lost,
     and picked = shipped + waiting."""
     t = site_tables(48, drain=96, staff=10, rate=30.0, storage=200.0, departures=[6],
@@ -402,8 +423,12 @@ def test_storage_holds_with_picked_orders_waiting_for_the_truck(mode: str) -> No
     model = CohortFulfilment(t) if mode == "cohort" else per_order(t, mode)
     out = run(model, np.full((48, 1), 100.0))
     f = {k[len("fulfilment_") :]: v[:, 0] for k, v in out.items() if k.startswith("fulfilment_")}
-    assert f["storage_used"].max() <= 200.0 + 1e-6
+    truck = (np.arange(len(f["storage_used"])) + 1) % 24 == 6  # the hour before 06:00
+    assert f["storage_used"][~truck].max() <= 200.0 + 1e-6
     assert f["overflow_packed"].sum() > 1000
+    # the truck leaving at the hour mark takes the orders waiting for it: none of them
+    # goes to the third party at that mark (the check runs just before it leaves)
+    assert f["overflow_packed"][truck].sum() == 0
     assert f["overflow"].sum() == 0  # picked within the hour: nothing to take unpicked
     np.testing.assert_allclose(
         np.cumsum(f["picked"]), np.cumsum(f["shipped"]) + f["awaiting_dispatch"], atol=1e-6

@@ -229,6 +229,12 @@ def test_render_all(ds: xr.Dataset, tmp_path: Path) -> None:
     paths = plots.render_all(ds, tmp_path, prefix="smoke_")
     assert {p.name for p in paths} == {f"smoke_{n}.png" for n in plots.CHARTS}
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
+    # results saved before the promise chart existed: every chart but that one
+    old = ds.drop_vars(
+        ["fulfilment_delivered_by_order_hour", "fulfilment_delivery_hours_by_order_hour"]
+    )
+    paths = plots.render_all(old, tmp_path / "old")
+    assert {p.stem for p in paths} == set(plots.CHARTS) - {"promise"}
 
 
 def test_compact() -> None:

@@ -42,13 +42,24 @@ from sim.fulfilment.tables import FulfilmentTables
 EPS = 1e-9
 
 
+Origins = tuple[tuple[float, np.ndarray], ...]
+"""Chunks merged into one: (order time - the merged chunk's, its orders / the merged total)."""
+
+
 class Chunk:
-    """Orders of one origin: quantity per region, mean order time, when ready."""
+    """Orders of one origin: quantity per region, mean order time, when ready.
 
-    __slots__ = ("hops", "ot", "q", "ready", "total")
+    A chunk merged from several (parcels reaching the couriers within one hour) keeps
+    them in ``origins``, so that what is delivered of it is booked to the hours its
+    orders were placed in; its pieces keep them too.
+    """
 
-    def __init__(self, ot: float, ready: float, q: np.ndarray, hops: int = 0) -> None:
-        self.ot, self.ready, self.q, self.hops = ot, ready, q, hops
+    __slots__ = ("hops", "origins", "ot", "q", "ready", "total")
+
+    def __init__(
+        self, ot: float, ready: float, q: np.ndarray, hops: int = 0, origins: Origins = ()
+    ) -> None:
+        self.ot, self.ready, self.q, self.hops, self.origins = ot, ready, q, hops, origins
         self.total = float(q.sum())  # kept in step with q: q only changes in split()
 
     def split(self, frac: float) -> Chunk:
@@ -56,7 +67,21 @@ class Chunk:
         part = self.q * frac
         self.q = self.q - part
         self.total = float(self.q.sum())
-        return Chunk(self.ot, self.ready, part, self.hops)
+        return Chunk(self.ot, self.ready, part, self.hops, self.origins)
+
+    @staticmethod
+    def merged(chunks: list[Chunk], ready: float) -> Chunk:
+        """One chunk of several, at their mean order time, remembering them."""
+        qty = sum(c.total for c in chunks)
+        ot = sum(c.ot * c.total for c in chunks) / qty
+        q = np.sum([c.q for c in chunks], axis=0)
+        return Chunk(ot, ready, q, 0, tuple((c.ot - ot, c.q / qty) for c in chunks))
+
+    def pieces(self) -> list[tuple[float, np.ndarray]]:
+        """(order time, orders) of what this chunk holds, by origin."""
+        if not self.origins:
+            return [(self.ot, self.q)]
+        return [(self.ot + d, w * self.total) for d, w in self.origins]
 
 
 def serve_hour(
@@ -116,11 +141,13 @@ def serve_hour(
         (x1, xmax, lambda x: 0.0),  # caught up: served on arrival
     ):
         if b - a > EPS:
-            part = Chunk(new.ot + (a + b - 1) / 2, new.ready, new.q * (b - a), new.hops)
+            part = Chunk(
+                new.ot + (a + b - 1) / 2, new.ready, new.q * (b - a), new.hops, new.origins
+            )
             out.append((part, h + (a + b) / 2 + (wait(a) + wait(b)) / 2))
     served = A * xmax
     if xmax < 1.0 - EPS:
-        rest = Chunk(new.ot + xmax / 2, new.ready, new.q * (1 - xmax), new.hops)
+        rest = Chunk(new.ot + xmax / 2, new.ready, new.q * (1 - xmax), new.hops, new.origins)
         queue.append(rest)
     return out, s + served
 
@@ -344,12 +371,17 @@ class CohortFulfilment(FulfilmentModel):
         picked and waiting for a truck. Orders waiting to be picked go first (newest
         first, to the neighbour or the third party), then picked ones waiting for a
         truck (newest first, to the third party: a packed parcel is not stored again at
-        a neighbour)."""
+        a neighbour). What a truck leaving at this hour mark takes does not count."""
         t, b = self.t, self.books
         q = self.pick_q[s]
         backlog = sum(c.total for c in q)
         waiting = sum(c.total for c in self.dispatch_q[s])
-        excess = backlog + waiting - t.storage[s]
+        leaving, room = 0.0, self._truck_room(s, now)  # a truck leaving now takes these
+        for c in self.dispatch_q[s]:
+            if leaving >= room or c.ready > now + EPS:
+                break
+            leaving = min(room, leaving + c.total)
+        excess = backlog + waiting - leaving - t.storage[s]
         if excess <= EPS:
             return backlog, waiting
         b.add_site("overload", h, s, 1.0)
@@ -429,18 +461,14 @@ class CohortFulfilment(FulfilmentModel):
         mid: list[Chunk] = []
         for c in self.to_couriers[r].pop(h, []):
             (q if c.ready <= h + EPS else mid).append(c)
-        new = None
-        if mid:
-            qty = sum(c.total for c in mid)
-            new = Chunk(
-                sum(c.ot * c.total for c in mid) / qty, float(h), np.sum([c.q for c in mid], axis=0)
-            )
+        new = Chunk.merged(mid, float(h)) if mid else None
         work = self._courier_hour(r, h)
         if not self.t.courier_count[r]:
             return sum(c.total for c in q)  # (nothing waits: delivered on arrival)
         done, _ = serve_hour(q, work, h, new)
         for part, when in done:
-            self._delivered(r, part.q, part.ot, when)
+            for ot, by_site in part.pieces():  # booked to the hours they were placed in
+                self._delivered(r, by_site, ot, when)
             self.books.add_region("courier_cost", h, r, part.total * self.t.courier_cost[r])
         backlog = sum(c.total for c in q)
         self.books.add_region("courier_backlog", h, r, backlog)

@@ -38,6 +38,16 @@ class FulfilmentModel:
         self.books.add("orders_in", h, orders, region=True)
         return orders, pre
 
+    def _truck_room(self, s: int, now: float) -> float:
+        """Room on site s's departure at ``now`` (0 without one): the storage check at an
+        hour mark runs before a truck leaving at that mark, and does not count the
+        orders it is about to take."""
+        deps = self.t.departures[s]
+        k = int(np.searchsorted(deps, now - 1e-9))
+        if k < len(deps) and abs(deps[k] - now) <= 1e-9:
+            return float(self.t.departure_cap[s][k])
+        return 0.0
+
     def run_until(self, t: float) -> None:
         """Run the SimPy model up to time t, including the events at t."""
         if t > self.env.now:  # (simpy refuses to run until the current time)

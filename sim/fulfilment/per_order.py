@@ -451,10 +451,17 @@ class PerOrderFulfilment(FulfilmentModel):
     def _overflow(self, s: int, h: int, now: float) -> None:
         """Storage limit, as in cohort mode: at the hour mark, the newest orders waiting
         to be picked beyond the limit go to the neighbour (once) or to a third party
-        (capped), then the newest picked ones waiting for a truck to the third party."""
+        (capped), then the newest picked ones waiting for a truck to the third party;
+        what a truck leaving at this hour mark takes does not count."""
         t, b = self.t, self.books
         q = self.pickers[s].queue
-        excess = self.pickers[s].backlog + len(self.dispatch[s]) - t.storage[s]
+        room = self._truck_room(s, now)  # a truck leaving now takes the oldest picked
+        leaving = 0
+        for picked in self.dispatch[s]:
+            if leaving + 1 > room + EPS or picked.ready > now + EPS:
+                break
+            leaving += 1
+        excess = self.pickers[s].backlog + len(self.dispatch[s]) - leaving - t.storage[s]
         if excess <= EPS:
             return
         b.add_site("overload", h, s, 1.0)

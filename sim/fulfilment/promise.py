@@ -22,6 +22,7 @@ model knows of, as fluid FIFO queues:
 A fault in force (site outage, courier shortfall) scales the capacity until its
 scheduled end, as the platform's estimate of the repair; faults that have not
 started are not foreseen, nor are surge staff not yet requested or leaving, nor
+orders overflowed to a neighbour site and still on their way there, nor
 orders placed after the new one: the quote is for an order placed at the hour mark
 and is shown all hour, so in a busy hour the hour's own orders wait longer than it
 says (the first hour of the peak day above all). The quote is capped at
@@ -173,7 +174,7 @@ def toy_tables(t: FulfilmentTables, pick: float, **changes: object) -> Fulfilmen
         site_names=("site",), region_names=("region",), site_region=np.zeros(1, np.int64),
         route=np.ones((1, 1)), shift_staff=np.ones((1, T), np.int64),
         shift_rate=np.full((1, T), float(pick)), storage=np.array([np.inf]),
-        handling_cost=np.zeros(1), surge={k: v[:1] * 0 for k, v in t.surge.items()},
+        handling_cost=np.zeros(1), surge={k: np.zeros_like(v[:1]) for k, v in t.surge.items()},
         overflow_to=np.array([-1]), overflow_cost=np.zeros(1), overflow_delay=np.zeros(1),
         overflow_cap=np.array([np.inf]), outages=(), departures=(none,), departure_cap=(none,),
         departure_transit=(none,), departure_cost=(none,), courier_rate=np.full((1, T), np.inf),

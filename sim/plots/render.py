@@ -12,22 +12,22 @@ from matplotlib.figure import Figure
 from sim.plots.fulfilment import capacity_chart, delivery_chart, promise_chart
 from sim.plots.sales import fan_chart, kpi_distributions, subsidy_waterfall
 
-CHARTS: dict[str, tuple[Callable[[xr.Dataset], Figure], bool]] = {
-    "gmv_fan": (fan_chart, False),
-    "kpi_distributions": (kpi_distributions, False),
-    "subsidy_waterfall": (subsidy_waterfall, False),
-    "capacity": (capacity_chart, True),
-    "delivery": (delivery_chart, True),
-    "promise": (promise_chart, True),
+CHARTS: dict[str, tuple[Callable[[xr.Dataset], Figure], str | None]] = {
+    "gmv_fan": (fan_chart, None),
+    "kpi_distributions": (kpi_distributions, None),
+    "subsidy_waterfall": (subsidy_waterfall, None),
+    "capacity": (capacity_chart, "fulfilment_picked"),
+    "delivery": (delivery_chart, "fulfilment_picked"),
+    "promise": (promise_chart, "fulfilment_delivered_by_order_hour"),
 }
-"""Charts of one results Dataset: name -> (function, needs a fulfilment model)."""
+"""Charts of one results Dataset: name -> (function, the variable it needs, if any:
+results without a fulfilment model, or saved before the promise chart existed, skip
+the charts they cannot draw)."""
 
 
 def charts(ds: xr.Dataset) -> dict[str, Figure]:
-    """Every applicable chart of a results Dataset, by name (fulfilment charts only if the
-    results have a fulfilment model)."""
-    has_f = "fulfilment_picked" in ds
-    return {name: fn(ds) for name, (fn, needs_f) in CHARTS.items() if has_f or not needs_f}
+    """Every applicable chart of a results Dataset, by name."""
+    return {name: fn(ds) for name, (fn, needs) in CHARTS.items() if needs is None or needs in ds}
 
 
 def render_all(
