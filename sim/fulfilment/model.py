@@ -3,6 +3,7 @@ hour's orders, the quoted promise and the results."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -42,11 +43,16 @@ class FulfilmentModel:
         """Room on site s's departure at ``now`` (0 without one): the storage check at an
         hour mark runs before a truck leaving at that mark, and does not count the
         orders it is about to take."""
-        deps = self.t.departures[s]
-        k = int(np.searchsorted(deps, now - 1e-9))
-        if k < len(deps) and abs(deps[k] - now) <= 1e-9:
-            return float(self.t.departure_cap[s][k])
-        return 0.0
+        return float(self._rooms[s].get(float(now), 0.0))
+
+    @cached_property
+    def _rooms(self) -> list[dict[float, float]]:
+        """Per site: departure time -> room (the storage checks are at whole hours)."""
+        t = self.t
+        return [
+            dict(zip(t.departures[i].tolist(), t.departure_cap[i].tolist(), strict=True))
+            for i in range(len(t.site_names))
+        ]
 
     def run_until(self, t: float) -> None:
         """Run the SimPy model up to time t, including the events at t."""
