@@ -52,7 +52,6 @@ class Quoter:
     One site picking 100 orders an hour with 250 ahead, no trucks, couriers without a
     limit: the new order is picked 2.51 hours from now.
 
-    >>> import dataclasses
     >>> from sim import compile_plan, load_scenario
     >>> t = compile_plan(load_scenario("scenarios/smoke.toml")).fulfilment
     >>> q = Quoter(toy_tables(t, pick=100.0))
