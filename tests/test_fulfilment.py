@@ -511,7 +511,7 @@ def test_quote_counts_the_orders_ahead_at_the_site_at_the_couriers() -> None:
     """200 orders ahead at a same-city site picking 100 an hour, couriers delivering 50:
     the 200 reach the couriers as they are picked (100 an hour) and are all ahead of the
     new order there. The fluid answer: picked at 2.01, the couriers have done 100.5 by
-    then, 100.5 more to go: 4.02 h (the first quote ignored them: 2.03 h)."""
+    then, 100.5 more to go: 4.02 h (the first quote ignored them: 3.02 h)."""
     got = _toy(100.0, **_couriers(50.0)).quote(0.0, pick_ahead=[[200.0]])
     np.testing.assert_allclose(got, [4.02], rtol=1e-12)
 
