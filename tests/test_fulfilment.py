@@ -3,8 +3,10 @@ event logs on hand-made tables, the fluid FIFO, determinism and the mechanisms."
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -485,13 +487,12 @@ def _toy(pick: float, **changes: object):  # type: ignore[no-untyped-def]
     return Quoter(toy_tables(_smoke_tables(), pick, **changes))
 
 
+@functools.cache
 def _smoke_tables() -> FulfilmentTables:
-    from pathlib import Path
-
     from sim import compile_plan, load_scenario
 
-    root = Path(__file__).resolve().parent.parent
-    return compile_plan(load_scenario(root / "scenarios" / "smoke.toml")).fulfilment
+    smoke = Path(__file__).resolve().parent.parent / "scenarios" / "smoke.toml"
+    return compile_plan(load_scenario(smoke)).fulfilment
 
 
 def _couriers(rate: float) -> dict[str, np.ndarray]:
@@ -550,7 +551,7 @@ def test_quote_knows_faults_in_force_and_surge_on_its_way() -> None:
     later = ((0, 1.0, 2.0, 0.5),)
     assert _toy(100.0, outages=now_out).quote(0.0, pick_ahead=[[199.0]]).tolist() == [3.0]
     assert _toy(100.0, outages=later).quote(0.0, pick_ahead=[[199.0]]).tolist() == [2.0]
-    surge = {k: v[:1] * 0 for k, v in _smoke_tables().surge.items()}
+    surge = {k: np.zeros_like(v[:1]) for k, v in _smoke_tables().surge.items()}
     surge["rate"] = np.array([10.0])
     got = _toy(100.0, surge=surge).quote(
         0.0, pick_ahead=[[299.0]], surge_pending=[5], surge_due=[1.5]
@@ -569,7 +570,7 @@ def test_quote_is_capped_at_the_lookahead() -> None:
 
 
 def test_the_quote_is_exact_for_the_orders_already_placed(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, smoke_path: Path
 ) -> None:
     """The quote projects the cohort model itself: replay smoke's orders into two cohort
     models, the second getting, from hour M on, only a marker of 0.001 orders a region
@@ -578,14 +579,10 @@ def test_the_quote_is_exact_for_the_orders_already_placed(
     hundredth of an hour, at hours with and without queues at the sites, the trucks and
     the couriers. (What the hour's real orders get differs by what the orders placed
     after them change: the surge staff they call in above all.)"""
-    from pathlib import Path
-
     from sim import compile_plan, load_scenario
     from sim.replicate import simulate_replicate
 
-    plan = compile_plan(
-        load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "smoke.toml")
-    )
+    plan = compile_plan(load_scenario(smoke_path))
     t = plan.fulfilment
     calls: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
 
@@ -619,20 +616,16 @@ def test_the_quote_is_exact_for_the_orders_already_placed(
 
 
 @pytest.mark.parametrize("mode", ["cohort", "per_order"])
-def test_the_quote_is_what_the_next_hours_orders_get(mode: str) -> None:
+def test_the_quote_is_what_the_next_hours_orders_get(mode: str, smoke_path: Path) -> None:
     """On smoke (queues at the sites, the trucks and the couriers, night shifts, a
     courier day), the quote at the end of each hour against the mean delivery time of
     the next hour's orders, which saw it: within 8% of the mean delivery time on
     average, weighted by orders (3% in cohort mode and 4% per order when written; the
     first quote was 21% off, quoting 20 h where 37 h was delivered)."""
-    from pathlib import Path
-
     from sim import compile_plan, load_scenario
     from sim.replicate import simulate_replicate
 
-    plan = compile_plan(
-        load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "smoke.toml")
-    )
+    plan = compile_plan(load_scenario(smoke_path))
     out = simulate_replicate(plan, shoppers=20_000 if mode == "cohort" else 3_000, fulfilment=mode)
     H = plan.calendar.hours
     n = out["fulfilment_delivered_by_order_hour"][:H]

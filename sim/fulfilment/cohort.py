@@ -514,16 +514,7 @@ class CohortFulfilment(FulfilmentModel):
                 region.append(int(k))
                 when.append(max(self.t.release_at, now))
                 qty.append(float(c.q[k]))
-        return self._quote.quote(
-            now,
-            surge_staff=[c.staff["surge"] for c in self.sites],
-            surge_pending=[g.pending for g in self.surge],
-            surge_due=[g.due for g in self.surge],
-            pick_ahead=pick,
-            dispatch_ahead=disp,
-            courier_waiting=couriers,
-            transit=(np.array(region, np.int64), np.array(when, float), np.array(qty, float)),
-        )
+        return self._quote_ahead(now, pick, disp, couriers, (region, when, qty))
 
 
 def _split_tail(c: Chunk, amount: float) -> Chunk:

@@ -10,6 +10,8 @@ import numpy as np
 import simpy
 
 from sim.fulfilment.outputs import Books
+from sim.fulfilment.promise import Quoter
+from sim.fulfilment.resources import Capacity, Surge
 from sim.fulfilment.tables import FulfilmentTables
 
 
@@ -23,6 +25,9 @@ class FulfilmentModel:
     R: int
     return_share: np.ndarray  # [campaign hour, region]: share of orders returned
     _promise: np.ndarray  # [region]: hours quoted at the last hour mark
+    _quote: Quoter
+    sites: list[Capacity]
+    surge: list[Surge]
 
     def _intake(
         self, h: int, orders: np.ndarray, tails: np.ndarray | None, returns: np.ndarray | None
@@ -38,6 +43,30 @@ class FulfilmentModel:
             )
         self.books.add("orders_in", h, orders, region=True)
         return orders, pre
+
+    def _quote_ahead(
+        self,
+        now: float,
+        pick: np.ndarray,
+        dispatch: np.ndarray,
+        couriers: list[float],
+        transit: tuple[list[int], list[float], list[float]],
+    ) -> np.ndarray:
+        """The quote (:class:`~sim.fulfilment.promise.Quoter`) for what is ahead: orders
+        to pick and waiting for a truck by site and region, parcels waiting for each
+        region's couriers, and those on their way to them (region, arrival, parcels); the
+        surge staff on site and on their way are the model's own."""
+        region, when, qty = transit
+        return self._quote.quote(
+            now,
+            surge_staff=[c.staff["surge"] for c in self.sites],
+            surge_pending=[g.pending for g in self.surge],
+            surge_due=[g.due for g in self.surge],
+            pick_ahead=pick,
+            dispatch_ahead=dispatch,
+            courier_waiting=couriers,
+            transit=(np.array(region, np.int64), np.array(when, float), np.array(qty, float)),
+        )
 
     def _truck_room(self, s: int, now: float) -> float:
         """Room on site s's departure at ``now`` (0 without one): the storage check at an

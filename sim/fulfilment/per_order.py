@@ -517,13 +517,10 @@ class PerOrderFulfilment(FulfilmentModel):
             region.append(o.region)
             when.append(max(self.t.release_at, now))
             qty.append(1.0)
-        return self._quote.quote(
+        return self._quote_ahead(
             now,
-            surge_staff=[c.staff["surge"] for c in self.sites],
-            surge_pending=[g.pending for g in self.surge],
-            surge_due=[g.due for g in self.surge],
-            pick_ahead=self.at_site.astype(float),
-            dispatch_ahead=disp,
-            courier_waiting=[self.courier_q[r].backlog for r in range(R)],
-            transit=(np.array(region, np.int64), np.array(when, float), np.array(qty, float)),
+            self.at_site.astype(float),
+            disp,
+            [self.courier_q[r].backlog for r in range(R)],
+            (region, when, qty),
         )

@@ -199,8 +199,8 @@ class Surge:
 
     def _arrive(self, n: int) -> Generator[Event, Any, None]:
         yield self.env.timeout(self.p["lead"])
-        self.pending = 0  # workers requested and on their way
-        self.due = 0.0  # when they arrive
+        self.pending = 0
+        self.due = 0.0
         self.batches.append((float(self.env.now), n))
         self.cap.set("surge", staff=self.cap.staff["surge"] + n)
         if self.log is not None:
