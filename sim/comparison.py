@@ -98,7 +98,8 @@ def compare(
             if precision is None:
                 break
             rel = [relative_half_width(k[kpi]) for k in ks]
-            met, step = precision_step(rel, precision, len(ids), max_replicates)
+            usable = min(int(np.isfinite(k[kpi].values).sum()) for k in ks)
+            met, step = precision_step(rel, precision, len(ids), max_replicates, usable)
             new = list(range(ids[-1] + 1, ids[-1] + 1 + step))
             if not new:
                 break
@@ -151,9 +152,12 @@ def paired(cmp: xr.Dataset) -> xr.DataArray:
         ref = x[0]
         for i in range(S):
             a = x[i]
-            ok = np.isfinite(a) & np.isfinite(ref)
+            own = np.isfinite(a)
+            ok = own & np.isfinite(ref)
             n = int(ok.sum())
-            table[i, j, 0] = a[ok].mean() if n else np.nan
+            # the scenario's own mean (all its replicates with a value, so a reference
+            # without one does not hide it); the differences are over the pairs
+            table[i, j, 0] = a[own].mean() if own.any() else np.nan
             if i == 0 or n < 2:
                 continue
             d = a[ok] - ref[ok]
@@ -162,7 +166,10 @@ def paired(cmp: xr.Dataset) -> xr.DataArray:
             table[i, j, 1] = d.mean()
             table[i, j, 2] = d.mean() - half
             table[i, j, 3] = d.mean() + half
-            table[i, j, 4] = d.mean() / ref[ok].mean() if ref[ok].mean() else np.nan
+            # relative to the reference's size: an improvement on a negative reference
+            # (a loss made smaller) is positive
+            level = abs(ref[ok].mean())
+            table[i, j, 4] = d.mean() / level if level else np.nan
             if sd > 0:
                 table[i, j, 5] = 2 * stats.t.sf(abs(d.mean()) / (sd / np.sqrt(n)), n - 1)
             elif d.mean() != 0:
@@ -184,7 +191,7 @@ def best(cmp: xr.Dataset, by: str = "profit") -> str | None:
     the KPI is undefined for every scenario."""
     m = cmp[by].mean("replicate")
     k = KPIS.get(by)
-    good = k.higher_is_better if k else True
+    good = bool(cmp[by].attrs.get("higher_is_better", k.higher_is_better if k else True))
     v = np.asarray(m.values, float)
     if not np.isfinite(v).any():
         return None

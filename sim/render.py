@@ -33,6 +33,8 @@ def fmt(value: float, units: str, currency: str = "") -> str:
         return f"{value:.1f} h"
     if abs(value) >= 1e6:
         return money(value)
+    if abs(value) < 100 and value != round(value):  # a mean of few: 2.4 site-hours, not 2
+        return f"{value:,.1f}"
     return f"{value:,.0f}"
 
 
@@ -47,10 +49,19 @@ def diff_fmt(x: float, units: str, cur: str, ref: float, signed: bool = False) -
     elif units == "1" and abs(ref) < 1000:  # a ratio such as ROI
         text = f"{x:.3g}"
     elif units in ("1", "orders"):
-        text = money(x) if abs(x) >= 1e4 else f"{x:,.0f}"
+        text = money(x) if abs(x) >= 1e4 else fmt(x, "", cur)
     else:
         text = fmt(x, units, cur)
     return "+" + text if signed and x > 0 and not text.startswith("+") else text
+
+
+def vr_fmt(vr: float) -> str:
+    """A variance reduction: 1,063x; below 10 with two digits, so that 0.5x (common random
+    numbers made the difference noisier) does not read as 1x; 'exact' when the paired
+    difference had no spread at all."""
+    if not np.isfinite(vr):
+        return "exact" if vr > 0 else "-"
+    return f"{vr:,.0f}x" if vr >= 10 else f"{vr:.2g}x"
 
 
 def _targets(attrs: dict) -> dict[str, float]:
@@ -146,7 +157,7 @@ def render_comparison(cmp: xr.Dataset, console: Console, best_by: str = "profit"
                 f"{diff_fmt(row['diff_high'], u, cur, ref_mean)}",
                 f"{row['rel_diff']:+.1%}" if np.isfinite(row["rel_diff"]) else "-",
                 f"{row['p_value']:.3g}" if np.isfinite(row["p_value"]) else "-",
-                f"{vr:.0f}x" if np.isfinite(vr) else ("exact" if vr > 0 else "-"),
+                vr_fmt(vr),
             )  # fmt: skip
         for c in t.columns:
             c.no_wrap = True

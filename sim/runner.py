@@ -179,8 +179,10 @@ def _replicates(
             return ds
         from sim.metrics import kpis, relative_half_width
 
-        rel = relative_half_width(kpis(ds)[kpi])
-        met, step = precision_step([rel], precision, len(keep), max_replicates)
+        values = kpis(ds)[kpi]
+        rel = relative_half_width(values)
+        usable = int(np.isfinite(values.values).sum())
+        met, step = precision_step([rel], precision, len(keep), max_replicates, usable)
         batch = list(range(keep[-1] + 1, keep[-1] + 1 + step))
         if not batch:
             ds.attrs["precision_target"] = float(precision)
@@ -208,14 +210,22 @@ def precision_met(rel: Sequence[float], precision: float, n: int) -> bool:
 
 
 def precision_step(
-    rel: Sequence[float], precision: float, n: int, max_replicates: int
+    rel: Sequence[float],
+    precision: float,
+    n: int,
+    max_replicates: int,
+    usable: int | None = None,
 ) -> tuple[bool, int]:
     """One decision of the precision rule after ``n`` replicates, given the relative
-    half-widths ``rel`` (one per scenario): whether the target is met, and how many
-    replicates to add (0: stop, because it is met, because a half-width is undefined
-    once there are two replicates, or because of the cap)."""
-    met = precision_met(rel, precision, n)
-    undefined = n >= 2 and not all(np.isfinite(r) for r in rel)
+    half-widths ``rel`` (one per scenario) and the fewest replicates with a value of the
+    KPI in any scenario (``usable``, default ``n``): whether the target is met, and how
+    many replicates to add (0: stop, because it is met, because of the cap, or because a
+    half-width is still undefined after ``MIN_PRECISION_REPLICATES``: a KPI that was 0
+    in the first few replicates, overload hours or the target reached, may not stay 0)."""
+    from sim.metrics import MIN_PRECISION_REPLICATES
+
+    met = precision_met(rel, precision, n if usable is None else usable)
+    undefined = n >= MIN_PRECISION_REPLICATES and not all(np.isfinite(r) for r in rel)
     return met, 0 if met or undefined else next_batch(n, max_replicates)
 
 

@@ -17,7 +17,7 @@ from sim.comparison import compare, counterfactual, paired
 from sim.metrics import KPIS, MIN_PRECISION_REPLICATES, kpis, relative_half_width, summarize
 from sim.replicate import Cancelled, simulate_replicate
 from sim.results import load, save
-from sim.runner import Interrupted, next_batch, precision_met, run
+from sim.runner import Interrupted, next_batch, precision_met, precision_step, run
 
 SMOKE = "scenarios/smoke.toml"
 N = 3000  # simulated shoppers in smoke runs
@@ -248,19 +248,24 @@ def test_adaptive_replication_stops_at_the_precision() -> None:
     assert list(ds["replicate"].values) == list(range(ds.sizes["replicate"]))
 
 
+ROOMY = "fulfilment.sites[0].storage=100000000"  # smoke's hub never full: no overload
+
+
 def test_adaptive_replication_does_not_chase_an_undefined_precision() -> None:
-    """No overload in the smoke plan: a mean of 0 has no relative precision, so the run
-    stops after its first batch and says the target was not met (it used to run on to
-    the cap)."""
-    ds = run(SMOKE, replicates=3, shoppers=N, precision=0.02, kpi="overload_hours")
-    assert ds.sizes["replicate"] == 3
+    """No overload: a mean of 0 has no relative precision. The run goes on to the minimum
+    number of replicates (a KPI that was 0 in the first few may not stay 0: smoke's own
+    hub overloads in some replicates and not in others), then stops and says the target
+    was not met (it used to run on to the cap, and then to stop after the first batch)."""
+    roomy = load_scenario(SMOKE, [ROOMY])
+    ds = run(roomy, replicates=3, shoppers=N, precision=0.02, kpi="overload_hours")
+    assert ds.sizes["replicate"] == MIN_PRECISION_REPLICATES
     assert ds.attrs["precision_met"] == 0 and np.isinf(ds.attrs["precision_reached"])
 
 
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["--kpi", "overload_hours"], "no relative precision can be reached"),
+        (["--kpi", "overload_hours", "--set", ROOMY], "no relative precision can be reached"),
         (["--max-replicates", "4"], "NOT met (stopped at 4 replicates, the cap"),
     ],
 )
@@ -297,6 +302,13 @@ def test_precision_rule_edges() -> None:
     assert not precision_met([0.0], 0.01, MIN_PRECISION_REPLICATES - 1)
     assert precision_met([0.0, 0.009], 0.01, MIN_PRECISION_REPLICATES)
     assert not precision_met([0.005, np.inf], 0.01, 50)
+    # an undefined half-width (a mean of 0 so far) stops the rule only once it has the
+    # minimum number of replicates: before, it adds them
+    assert precision_step([np.inf], 0.1, 3, 40) == (False, MIN_PRECISION_REPLICATES - 3)
+    assert precision_step([np.inf], 0.1, MIN_PRECISION_REPLICATES, 40) == (False, 0)
+    # the minimum counts replicates with a value of the KPI, not replicates run
+    assert precision_step([0.001], 0.01, 12, 40) == (True, 0)
+    assert precision_step([0.001], 0.01, 12, 40, usable=8) == (False, 6)
     # batches: up to the minimum first, then half as many again, within the cap (a count)
     assert next_batch(3, 200) == MIN_PRECISION_REPLICATES - 3
     assert next_batch(40, 200) == 20
@@ -335,6 +347,47 @@ def test_paired_statistics_match_a_hand_computation() -> None:
     assert float(p.sel(stat="p_value")) == pytest.approx(stats.ttest_rel(other, base).pvalue)
     vr = (base.var(ddof=1) + other.var(ddof=1)) / d.var(ddof=1)
     assert float(p.sel(stat="var_reduction")) == pytest.approx(vr)
+
+
+def test_paired_table_on_a_negative_reference_and_a_missing_one() -> None:
+    """A loss made smaller is a positive relative change (it was -50%: 'better' and '50%
+    worse' on the same row); a scenario keeps its own mean where the reference has no
+    value (it was NaN, and its row left the table)."""
+    cmp = xr.Dataset(
+        {
+            "profit": (("scenario", "replicate"), [[-100.0, -110, -90], [-50.0, -60, -40]]),
+            "fulfilment_rate": (("scenario", "replicate"), [[np.nan] * 3, [0.9, 0.8, 0.7]]),
+        },
+        coords={"scenario": ["a", "b"], "replicate": [0, 1, 2]},
+    )
+    p = paired(cmp).sel(scenario="b")
+    assert float(p.sel(kpi="profit", stat="diff")) == pytest.approx(50.0)
+    assert float(p.sel(kpi="profit", stat="rel_diff")) == pytest.approx(0.5)
+    assert float(p.sel(kpi="fulfilment_rate", stat="mean")) == pytest.approx(0.8)
+    assert np.isnan(float(p.sel(kpi="fulfilment_rate", stat="diff")))
+
+
+def test_best_plan_reads_the_variables_own_direction() -> None:
+    """A subsidy per mechanism is a cost (its attrs say so; it is not in KPIS)."""
+    from sim.comparison import best
+
+    cmp = xr.Dataset(
+        {"subsidy_coupon": (("scenario", "replicate"), [[1.0, 2, 3], [2.0, 3, 4]])},
+        coords={"scenario": ["a", "b"], "replicate": [0, 1, 2]},
+    )
+    cmp["subsidy_coupon"].attrs["higher_is_better"] = 0
+    assert best(cmp, "subsidy_coupon") == "a"
+
+
+def test_table_numbers_keep_what_matters() -> None:
+    """A variance reduction below 1 is not printed as 1x; a difference of 0.4 site-hours
+    is not printed as 0."""
+    from sim.render import diff_fmt, vr_fmt
+
+    assert vr_fmt(0.5) == "0.5x" and vr_fmt(1062.7) == "1,063x" and vr_fmt(np.inf) == "exact"
+    assert diff_fmt(0.4, "site-hours", "CNY", 3.0, signed=True) == "+0.4"
+    assert diff_fmt(-3.0, "site-hours", "CNY", 3.0) == "-3"
+    assert diff_fmt(0.25, "1", "CNY", 2_000_000, signed=True) == "+0.2"
 
 
 def test_common_random_numbers_sharpen_a_small_plan_change() -> None:
