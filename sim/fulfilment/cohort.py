@@ -40,6 +40,7 @@ from sim.fulfilment.resources import EventLog, at, capacity_processes, every_hou
 from sim.fulfilment.tables import FulfilmentTables
 
 EPS = 1e-9
+_sum = np.add.reduce  # what ndarray.sum() calls, without its Python wrapper
 
 
 Origins = tuple[tuple[float, np.ndarray], ...]
@@ -60,13 +61,13 @@ class Chunk:
         self, ot: float, ready: float, q: np.ndarray, hops: int = 0, origins: Origins = ()
     ) -> None:
         self.ot, self.ready, self.q, self.hops, self.origins = ot, ready, q, hops, origins
-        self.total = float(q.sum())  # kept in step with q: q only changes in split()
+        self.total = float(_sum(q))  # kept in step with q: q only changes in split()
 
     def split(self, frac: float) -> Chunk:
         """Take ``frac`` of this chunk away (returned); the rest stays."""
         part = self.q * frac
         self.q = self.q - part
-        self.total = float(self.q.sum())
+        self.total = float(_sum(self.q))
         return Chunk(self.ot, self.ready, part, self.hops, self.origins)
 
     @staticmethod
@@ -195,6 +196,10 @@ class CohortFulfilment(FulfilmentModel):
         if t.preposition_share > 0:
             env.process(self._release())
         self._promise = np.zeros(R)
+        self._unit = np.eye(S)  # _from: orders of one site
+        self._route_sites = [  # the sites serving each region and their shares
+            [(s, float(t.route[r, s])) for s in np.flatnonzero(t.route[r] > 0)] for r in range(R)
+        ]
         self._drained = False  # after the campaign, once no order or return is left
 
     # -- input -------------------------------------------------------------------
@@ -437,14 +442,14 @@ class CohortFulfilment(FulfilmentModel):
         s None: by the sites serving the region)."""
         if s is None:
             return qty * self.t.route[r]
-        v = np.zeros(self.S)
-        v[s] = qty
-        return v
+        return qty * self._unit[s]
 
     def _to_couriers(self, part: Chunk, arrive: float, s: int | None = None) -> None:
         """Hand a chunk to the last mile; courier chunks carry their orders by site."""
-        for r in np.flatnonzero(part.q > EPS):
-            c = Chunk(part.ot, arrive, self._from(s, int(r), part.q[r]))
+        for r, qty in enumerate(part.q.tolist()):
+            if not qty > EPS:
+                continue
+            c = Chunk(part.ot, arrive, self._from(s, r, qty))
             if not self.t.courier_count[r]:
                 self._delivered(int(r), c.q, c.ot, arrive)
             else:
@@ -476,16 +481,16 @@ class CohortFulfilment(FulfilmentModel):
 
     def _delivered(self, r: int, by_site: np.ndarray, ot: float, when: float) -> None:
         t = self.t
-        qty = float(by_site.sum())
+        qty = float(_sum(by_site))
         self.books.delivered(r, qty, ot, when, by_site)
         o = min(max(int(ot), 0), t.hours - 1)
         ret = qty * self.return_share[o, r]
         if ret > EPS:
             back = when + t.return_delay
             key = math.ceil(back - EPS)
-            for s in np.flatnonzero(t.route[r] > 0):
+            for s, share in self._route_sites[r]:
                 d = self.returns_arriving[s]
-                d[key] = d.get(key, 0.0) + ret * t.route[r, s]
+                d[key] = d.get(key, 0.0) + ret * share
             self.books.add_region("returns_shipped", min(int(when), self.T - 1), r, ret)
 
     # -- the quoted delivery time --------------------------------------------------------
@@ -495,11 +500,11 @@ class CohortFulfilment(FulfilmentModel):
         the parcels each region's couriers have waiting, ``couriers``.)"""
         S, R = self.S, self.R
         pick, disp = np.zeros((S, R)), np.zeros((S, R))
-        for s in range(S):
-            for c in self.pick_q[s]:
-                pick[s] += c.q
-            for c in self.dispatch_q[s]:
-                disp[s] += c.q
+        for s in range(S):  # (a sum over the rows adds them in order, as += would)
+            if self.pick_q[s]:
+                pick[s] = _sum([c.q for c in self.pick_q[s]], axis=0)
+            if self.dispatch_q[s]:
+                disp[s] = _sum([c.q for c in self.dispatch_q[s]], axis=0)
         region: list[int] = []
         when: list[float] = []
         qty: list[float] = []

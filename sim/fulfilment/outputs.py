@@ -7,7 +7,6 @@ mode, where cohorts split), money in currency units.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,6 +15,9 @@ from sim.fulfilment.tables import FulfilmentTables
 
 DELAY_BINS = 24 * 30
 """Hourly bins of the delay histograms (30 days; the last bin holds longer delays)."""
+
+WITHIN = ("delivered_24h", "delivered_48h", "delivered_72h", "delivered_on_time")
+"""Deliveries booked within a limit (24, 48, 72 h and the promise), per region and site."""
 
 # name: (per "site" or "region", units, description)
 SERIES: dict[str, tuple[str, str, str]] = {
@@ -103,6 +105,16 @@ class Books:
         self.series = {
             k: np.zeros((T, S if dim == "site" else R)) for k, (dim, _, _) in SERIES.items()
         }
+        # the deliveries, all and within each limit, per region and per site: views into
+        # one array each, so that a delivery is booked in one operation per dimension
+        self._by_region = np.zeros((len(WITHIN) + 1, T, R))
+        self._by_site = np.zeros((len(WITHIN) + 1, T, S))
+        for k, name in enumerate(("delivered", *WITHIN)):
+            self.series[name] = self._by_region[k]
+            self.series[f"site_{name}"] = self._by_site[k]
+        self.limits = np.array([24.0, 48.0, 72.0, float(t.promise_hours)])
+        """The limits of ``WITHIN``, in hours."""
+        self._share = np.ones(len(WITHIN) + 1)  # 1 (all delivered), then within each limit
         self.promise = self.series["promise"]
         self.hist = {
             "dispatch_delay": np.zeros((S, DELAY_BINS)),
@@ -135,9 +147,8 @@ class Books:
         they left from). A cohort's orders spread over an hour, so a portion with mean
         delay d counts as spread evenly over [d - 1/2, d + 1/2) against the thresholds."""
         d = when - ot
-        self.delivered_share(
-            r, qty, when, d, by_site, lambda limit: min(max(limit - (d - 0.5), 0.0), 1.0)
-        )
+        within = np.minimum(np.maximum(self.limits - (d - 0.5), 0.0), 1.0)
+        self.delivered_share(r, qty, when, d, by_site, within)
         self.delay("door_delay", r, qty, d)
 
     def delivered_share(
@@ -147,28 +158,20 @@ class Books:
         when: float,
         d: float,
         by_site: np.ndarray | None,
-        within: Callable[[float], float],
+        within: np.ndarray,
     ) -> None:
-        """Book ``qty`` delivered at ``when`` after a delay ``d``; ``within(limit)`` is
-        the share of them delivered within ``limit`` hours."""
+        """Book ``qty`` delivered at ``when`` after a delay ``d``; ``within[k]`` is the
+        share of them delivered within ``limits[k]`` hours."""
         h = min(int(when), self.T - 1)
         s = self.series
-        s["delivered"][h, r] += qty
         o = min(max(int(when - d), 0), self.T - 1)  # the hour the orders were placed
         s["delivered_by_order_hour"][o, r] += qty
         s["delivery_hours_by_order_hour"][o, r] += qty * d
+        share = self._share
+        share[1:] = within
+        self._by_region[:, h, r] += qty * share
         if by_site is not None:
-            s["site_delivered"][h] += by_site
-        for name, limit in (
-            ("delivered_24h", 24.0),
-            ("delivered_48h", 48.0),
-            ("delivered_72h", 72.0),
-            ("delivered_on_time", self.t.promise_hours),
-        ):
-            f = within(limit)
-            s[name][h, r] += qty * f
-            if by_site is not None:
-                s[f"site_{name}"][h] += by_site * f
+            self._by_site[:, h] += share[:, None] * by_site
 
     def results(self) -> dict[str, Any]:
         out: dict[str, Any] = {f"fulfilment_{k}": v.copy() for k, v in self.series.items()}

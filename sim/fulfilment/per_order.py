@@ -354,7 +354,7 @@ class PerOrderFulfilment(FulfilmentModel):
             by_site[o.site] = 1.0
         else:  # pre-positioned: by the sites serving the region
             by_site = t.route[r].copy()
-        b.delivered_share(r, 1.0, when, d, by_site, lambda limit: float(d <= limit + EPS))
+        b.delivered_share(r, 1.0, when, d, by_site, (d <= b.limits + EPS).astype(float))
         b.delay("door_delay", r, 1.0, d)
         o_h = min(max(int(o.ot), 0), t.hours - 1)
         share = self.return_share[o_h, r]

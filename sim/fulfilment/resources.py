@@ -65,9 +65,10 @@ class Capacity:
     def _accrue(self) -> None:
         dt = self.env.now - self._t
         if dt > 0:
-            self._work += self.rate * dt
+            self._work += self._rate * dt
+            hours = self._hours
             for g, n in self.staff.items():
-                self._hours[g] += n * dt
+                hours[g] += n * dt
             self._t = float(self.env.now)
 
     def set(
