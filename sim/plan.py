@@ -22,11 +22,15 @@ import numpy as np
 
 from sim.clock import Clock
 from sim.fulfilment.tables import FulfilmentTables, compile_fulfilment
-from sim.scenario.loader import content_hash
+from sim.scenario.loader import ErrorLine, ScenarioError, content_hash
 from sim.scenario.models import Scenario, Window
 
 MINUTES = 60
 """Minutes per epoch: the visit intensity is tabulated per minute."""
+MAX_VISITS_PER_SHOPPER = 100_000.0
+"""Visits a shopper of average activity in the most reached class may expect over the
+campaign, at most (about 140 an hour over a month): beyond, a plan's multipliers compound
+to what no campaign has, and a run would take days, or overflow."""
 REACH_CHANNELS = 8
 """Channels whose reach is a per-shopper bit: their lifts are in the class part of the
 visit majorant (the kernels keep the bits in the state)."""
@@ -578,6 +582,15 @@ class _Compiler:
         mass = cum[:, bounds[1:]] - cum[:, bounds[:-1]]  # [S, J]
         class_cum = np.zeros((Q, S, 2, J + 1))
         np.cumsum(class_lift * mass[None, :, None, :], axis=3, out=class_cum[..., 1:])
+        visits = class_cum[..., -1].max(axis=(0, 2))  # [S]: the most a shopper can expect
+        for g in np.flatnonzero(~(visits <= MAX_VISITS_PER_SHOPPER)):
+            raise ScenarioError([ErrorLine(
+                f"scenario {self.s.campaign.name!r}", f"population.segments[{g}].visit_rate",
+                f"segment '{pop.segments[g].name}' would visit {visits[g]:.3g} times per "
+                f"shopper over the campaign (at most {MAX_VISITS_PER_SHOPPER:,.0f}): lower its "
+                "visit_rate or the traffic multipliers and lifts (phases, category days, spikes, "
+                "countdowns, channels, presale)", pop.segments[g].visit_rate,
+            )])  # fmt: skip
         rshare = np.array([r.share for r in pop.regions])
         return SegmentTables(
             names=self.segment_names,

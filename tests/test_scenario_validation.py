@@ -1811,3 +1811,41 @@ def test_a_base_name_too_long_for_the_file_system(tmp_path: Path) -> None:
     line = only_error(path=write(tmp_path, f'base = "{"x" * 300}.toml"\n'))
     assert line.path == "base"
     assert_words(line.message, "not found")
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "calendar.phases[0].traffic=1e308",  # crashed the kernel (an infinite intensity)
+        "population.segments[0].visit_rate=1e308",  # ran for ever
+        "population.scale=1e307",
+    ],
+)
+def test_intensities_and_scales_beyond_any_campaign_are_refused(override: str) -> None:
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(SMOKE, [override])
+    assert override.split("=")[0] in str(err.value)
+    assert "less than or equal" in str(err.value)
+
+
+def test_multipliers_that_compound_beyond_any_campaign_are_refused_with_their_segment() -> None:
+    import subprocess
+    import sys
+
+    """Each multiplier within its bound, their product is not: 158,000 visits per shopper.
+    The plan's compiler says which segment and what to lower (exit 2 on the command line)."""
+    from sim.plan import compile_plan
+
+    sets = ["population.segments[0].visit_rate=100"]
+    sets += [
+        f"calendar.phases[{i}].traffic=100" for i in range(len(SMOKE_RAW["calendar"]["phases"]))
+    ]
+    with pytest.raises(ScenarioError, match=r"population\.segments\[0\]\.visit_rate: segment"):
+        compile_plan(load_scenario(SMOKE, sets))
+    compile_plan(load_scenario(SMOKE, sets[:2]))  # one of them alone is fine
+    args = [sys.executable, "-c", "from sim.cli import main; main()", "run", str(SMOKE)]
+    for s in sets:
+        args += ["--set", s]
+    res = subprocess.run([*args, "--shoppers", "100"], capture_output=True, text=True)
+    assert res.returncode == 2, res.stderr
+    assert "would visit" in res.stderr and "Traceback" not in res.stderr

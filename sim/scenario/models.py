@@ -57,6 +57,10 @@ def _integral(value: Any) -> Any:
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
+MAX_MULTIPLIER = 100.0
+"""Upper bound of any visit-intensity multiplier (a phase's traffic, a spike, a lift)."""
+Multiplier = Annotated[float, Field(ge=0.0, le=MAX_MULTIPLIER)]
+Lift = Annotated[float, Field(ge=1.0, le=MAX_MULTIPLIER)]
 Money = Annotated[float, Field(ge=0.0)]
 MAX_COUNT = 10**15
 """Largest real-world count (a typo beyond it would overflow the plan's int64 arrays)."""
@@ -223,7 +227,7 @@ class Phase(Model):
     """Local start (inclusive)."""
     end: LocalDateTime
     """Local end (exclusive)."""
-    traffic: NonNeg = 1.0
+    traffic: Multiplier = 1.0
     """Multiplier on visit intensity during the phase."""
 
     @model_validator(mode="after")
@@ -242,7 +246,7 @@ class CategoryDay(Model):
     """Name of the category featured."""
     basket_boost: Annotated[float, Field(ge=1.0)] = 3.0
     """Multiplier on that category's share of baskets that day (shares renormalised)."""
-    traffic: NonNeg = 1.1
+    traffic: Multiplier = 1.1
     """Multiplier on overall visit intensity that day."""
 
 
@@ -254,7 +258,7 @@ class Spike(Model):
     by name instead of replacing them."""
     hours: Annotated[tuple[HourOfDay, ...], Field(min_length=1)]
     """Hours of day (0-23) whose first minutes spike."""
-    multiplier: Annotated[float, Field(ge=1.0)] = 2.0
+    multiplier: Lift = 2.0
     """Intensity multiplier while the spike lasts."""
     minutes: Annotated[int, Field(ge=1, le=60)] = 20
     """How long the spike lasts after the hour mark."""
@@ -353,7 +357,7 @@ class Segment(Model):
     """Segment name (referred to by coupons, channels, messages)."""
     share: Share
     """Share of the population."""
-    visit_rate: NonNeg = 0.3
+    visit_rate: Annotated[float, Field(ge=0.0, le=100.0)] = 0.3
     """Visits per day at traffic 1 and an average hour."""
     activity_dispersion: Annotated[float, Field(ge=0.0, le=3.0)] = 0.8
     """Log-sd of individual activity (lognormal with mean 1) around the segment's rate."""
@@ -405,7 +409,7 @@ class Population(Model):
 
     shoppers: Annotated[int, BeforeValidator(_integral), Field(ge=1, le=2_000_000_000)]
     """Number of simulated shoppers (agents)."""
-    scale: Annotated[float, Field(ge=1.0)] = 1.0
+    scale: Annotated[float, Field(ge=1.0, le=1e12)] = 1.0
     """Real shoppers each simulated shopper stands for; counts and money are scaled up by it,
     and real-world stock and capacities are scaled down by it."""
     segments: Annotated[tuple[Segment, ...], Field(min_length=1)]
@@ -653,9 +657,9 @@ class Presale(Model):
     """Length of the rush (尾款冲刺) before the deadline."""
     rush_gift: NonNeg = 10.0
     """Value of the gift or lottery given for paying during the rush (booked as a cost)."""
-    rush_lift: NonNeg = 1.5
+    rush_lift: Multiplier = 1.5
     """Visit-intensity multiplier for unpaid depositors during the rush."""
-    reminder_lift: NonNeg = 2.0
+    reminder_lift: Multiplier = 2.0
     """Visit-intensity multiplier for unpaid depositors in the tail window (reminders)."""
 
     @model_validator(mode="after")
@@ -752,7 +756,7 @@ class Countdown(Window):
     """How long before the deadline it shows."""
     urgency: NonNeg = 0.3
     """Purchase utility added while it shows (times the segment's urgency response)."""
-    traffic: Annotated[float, Field(ge=1.0)] = 1.1
+    traffic: Lift = 1.1
     """Visit-intensity multiplier while it shows."""
 
 
@@ -786,7 +790,7 @@ class Message(Model):
     """Share of recipients who see it."""
     wake: Share = 0.3
     """Probability a dormant shopper who sees it becomes active."""
-    lift: Annotated[float, Field(ge=1.0)] = 2.0
+    lift: Lift = 2.0
     """Visit-intensity multiplier for those who see it, for `lift_hours`."""
     lift_hours: Annotated[float, Field(gt=0.0, le=240.0)] = 24.0
     """How long the lift lasts."""
@@ -992,7 +996,7 @@ class Channel(Window):
     """Spend over the window (real-world)."""
     response: Response = Response()
     """Spend -> reach curve."""
-    lift: Annotated[float, Field(ge=1.0)] = 1.5
+    lift: Lift = 1.5
     """Visit-intensity multiplier for reached shoppers during the window."""
     segments: tuple[str, ...] = ()
     """Segments reached (empty: all)."""
