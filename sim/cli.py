@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,6 +31,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+MAX_SHOPPERS = 2_000_000_000  # as population.shoppers
 SEED_MAX = 2**63 - 1
 """Largest seed (as the scenario's ``campaign.seed``: results store it as an int64)."""
 
@@ -124,13 +129,16 @@ def simulate(
     file: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
     overrides: SetOption = None,
     shoppers: Annotated[
-        int | None, typer.Option(help="Simulated shoppers (default: the scenario's).", min=1)
+        int | None,
+        typer.Option(help="Simulated shoppers (default: the scenario's).", min=1, max=MAX_SHOPPERS),
     ] = None,
     replicate: Annotated[int, typer.Option(help="Replicate number.", min=0)] = 0,
     seed: Annotated[
         int | None, typer.Option(help="Override the scenario's seed.", min=0, max=SEED_MAX)
     ] = None,
-    threads: Annotated[int | None, typer.Option(help="Threads (default: all cores).")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="Threads (default: all cores).", min=1)
+    ] = None,
 ) -> None:
     """Run one replicate of the shopper model and print its KPIs.
 
@@ -210,11 +218,16 @@ def _precision_line(attrs: dict, kpi: str, n: int) -> str:
     )
 
 
-def check_out(out: Path | None) -> None:
+def check_out(out: Path | None, inputs: Sequence[Path] = ()) -> None:
     """Refuse an output path that cannot be a file, before any work is done: a folder,
-    a path under a file, or one in a folder this process may not write."""
+    a path under a file, one in a folder this process may not write, or one of the
+    command's own ``inputs`` (which the output would replace)."""
     if out is None:
         return
+    for f in inputs:
+        if out.exists() and f.exists() and out.samefile(f):
+            sys.stderr.write(f"error: --out: '{out}' is an input of this command; choose another\n")
+            raise typer.Exit(code=2)
     blocked = out.is_dir() or any(p.exists() and not p.is_dir() for p in out.parents)
     if blocked:
         sys.stderr.write(f"error: --out: cannot write '{out}' (a folder, or under a file)\n")
@@ -235,14 +248,43 @@ def save_results(ds: xr.Dataset, out: Path) -> Path:
     and say where. Returns the path written."""
     from sim.results import save
 
+    with interrupts_held():  # a Ctrl-C now would lose the run, or hang netCDF's lock
+        try:
+            return save(ds, out)
+        except OSError as exc:
+            fallback = Path(tempfile.mkdtemp(prefix="promosim-")) / out.name
+            save(ds, fallback)
+            reason = exc.strerror or str(exc)
+            sys.stderr.write(f"error: could not write {out} ({reason}); saved to {fallback}\n")
+            return fallback
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done, then act on them: for work that
+    must not stop half-way (saving results). Only the main thread can; elsewhere the
+    block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    old = {sig: signal.signal(sig, lambda n, _f: got.append(n)) for sig in _STOP}
     try:
-        return save(ds, out)
-    except OSError as exc:
-        fallback = Path(tempfile.mkdtemp(prefix="promosim-")) / out.name
-        save(ds, fallback)
-        reason = exc.strerror or str(exc)
-        sys.stderr.write(f"error: could not write {out} ({reason}); saved to {fallback}\n")
-        return fallback
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if got:
+        raise KeyboardInterrupt
+
+
+_STOP = (signal.SIGINT, signal.SIGTERM)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (a job scheduler, `kill`, `timeout`) stops a command as Ctrl-C does, so
+    that the replicates finished so far are saved."""
+    raise KeyboardInterrupt
 
 
 @app.command("run")
@@ -269,7 +311,8 @@ def run_cmd(
         typer.Option(help="Dask worker processes (default: in this process, all cores).", min=1),
     ] = None,
     shoppers: Annotated[
-        int | None, typer.Option(help="Simulated shoppers (default: the scenario's).", min=1)
+        int | None,
+        typer.Option(help="Simulated shoppers (default: the scenario's).", min=1, max=MAX_SHOPPERS),
     ] = None,
     incremental: Annotated[
         bool, typer.Option(help="Also run the no-promotion counterfactual for incremental ROI.")
@@ -288,7 +331,7 @@ def run_cmd(
 
     p = _precision(precision)
     _check_kpi(kpi)
-    check_out(out)
+    check_out(out, [file])
     try:
         scenario = load_scenario(file, overrides or [])
     except ScenarioError as err:
@@ -317,6 +360,7 @@ def run_cmd(
                 sys.stderr.write("interrupted; nothing was written.\n")
             raise typer.Exit(code=130) from None
     seconds = time.perf_counter() - start
+    saved = save_results(ds, out) if out is not None else None  # first: nothing to lose
     render_kpis(summarize(kpis(ds)), console)
     n = ds.sizes["replicate"]
     who = plan.shoppers if shoppers is None else shoppers
@@ -324,11 +368,10 @@ def run_cmd(
     if p is not None:
         line += "; " + _precision_line(ds.attrs, kpi, n)
     console.print(line, markup=False)
-    if out is not None:
-        where = save_results(ds, out)
-        console.print(f"  results: {where}  (promosim kpis {where}; xarray.open_dataset)",
+    if saved is not None:
+        console.print(f"  results: {saved}  (promosim kpis {saved}; xarray.open_dataset)",
                       markup=False)  # fmt: skip
-        if where != out:
+        if saved != out:
             raise typer.Exit(code=1)
 
 
@@ -348,7 +391,9 @@ def compare(
     best_by: Annotated[str, typer.Option(help="KPI that decides the best plan.")] = "profit",
     max_replicates: Annotated[int, typer.Option(help="Cap for --precision.", min=2)] = 200,
     workers: Annotated[int | None, typer.Option(help="Dask worker processes.", min=1)] = None,
-    shoppers: Annotated[int | None, typer.Option(help="Simulated shoppers.", min=1)] = None,
+    shoppers: Annotated[
+        int | None, typer.Option(help="Simulated shoppers.", min=1, max=MAX_SHOPPERS)
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Save the comparison (netCDF).")
     ] = None,
@@ -364,7 +409,7 @@ def compare(
     p = _precision(precision)
     _check_kpi(kpi)
     _check_kpi(best_by)
-    check_out(out)
+    check_out(out, files)
     problems: list[ErrorLine] = []
     scenarios = []
     for f in files:
@@ -374,6 +419,14 @@ def compare(
             problems += err.errors
     if problems:
         raise _fail(ScenarioError(problems))
+    currencies = {s.campaign.currency for s in scenarios}
+    if len(currencies) > 1:
+        listed = ", ".join(
+            f"{f}: {s.campaign.currency}" for f, s in zip(files, scenarios, strict=True)
+        )
+        sys.stderr.write(f"error: the plans count money in different currencies ({listed}); "
+                         "compare plans in one currency\n")  # fmt: skip
+        raise typer.Exit(code=2)
     plans = [compile_plan(s) for s in scenarios]
     console = Console(width=max(120, Console().width))
     with progress_bar("replicates") as bar:
@@ -390,13 +443,14 @@ def compare(
             sys.stderr.write("interrupted; nothing was written.\n")
             raise typer.Exit(code=130) from None
     cmp.attrs["currency"] = scenarios[0].campaign.currency
+    cmp.attrs["best_by"] = best_by
+    where = save_results(cmp, out) if out is not None else None  # first: nothing to lose
     render_comparison(cmp, console, best_by=best_by)
     if p is not None:
         n = cmp.sizes["replicate"]
         console.print(f"  {n} paired replicates; " + _precision_line(cmp.attrs, kpi, n),
                       markup=False)  # fmt: skip
-    if out is not None:
-        where = save_results(cmp, out)
+    if where is not None:
         console.print(f"  comparison: {where}", markup=False)
         if where != out:
             raise typer.Exit(code=1)
@@ -416,11 +470,21 @@ def kpis_cmd(
     except (OSError, ValueError) as err:
         sys.stderr.write(f"error: {results}: cannot read results ({err})\n")
         raise typer.Exit(code=2) from None
+    console = Console(width=max(140, Console().width))
+    if "paired" in ds:  # a comparison saved by `promosim compare --out`: its paired table
+        from sim.render import render_comparison
+
+        render_comparison(ds, console, best_by=str(ds.attrs.get("best_by", "profit")))
+        return
     if "scenario_toml" not in ds.attrs or "gmv" not in ds:
         sys.stderr.write(f"error: {results}: not promosim results (no scenario or gmv inside)\n")
         raise typer.Exit(code=2)
-    console = Console(width=max(140, Console().width))
-    render_kpis(summarize(kpis(ds)), console)
+    try:
+        table = summarize(kpis(ds))
+    except (KeyError, ValueError) as err:
+        sys.stderr.write(f"error: {results}: incomplete promosim results ({err})\n")
+        raise typer.Exit(code=2) from None
+    render_kpis(table, console)
     if not ds.attrs.get("complete", 1):
         console.print("  (partial results: the run was interrupted)", markup=False)
 
@@ -434,6 +498,7 @@ def keys(
     """Print the reference of every scenario key (meaning, type, default, allowed range)."""
     from sim.scenario.reference import reference_markdown
 
+    check_out(out)
     text = reference_markdown()
     if out is None:
         typer.echo(text, nl=False)
@@ -450,8 +515,12 @@ from sim import (  # noqa: E402
 
 def main() -> None:
     """Entry point of the ``promosim`` command."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
+    except ScenarioError as err:  # found when the plan is compiled (sim.plan)
+        raise SystemExit(_fail(err).exit_code) from None
     except KeyboardInterrupt:
         # typer usually exits 130 itself; this covers an interrupt outside a command.
         # Nothing is half-written: commands write their files atomically, at the end.

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from sim.cli import SEED_MAX, SetOption, app, check_out, save_results
+from sim.cli import MAX_SHOPPERS, SEED_MAX, SetOption, app, check_out, save_results
 from sim.sweep.design import DESIGNS, SweepError
 
 
@@ -61,7 +61,8 @@ def sweep_cmd(
         typer.Option(help="Seed of the simulation and the design.", min=0, max=SEED_MAX),
     ] = None,
     shoppers: Annotated[
-        int | None, typer.Option(help="Simulated shoppers (default: the scenario's).", min=1)
+        int | None,
+        typer.Option(help="Simulated shoppers (default: the scenario's).", min=1, max=MAX_SHOPPERS),
     ] = None,
     overrides: SetOption = None,
     hourly: Annotated[bool, typer.Option(help="Also store hourly GMV and orders.")] = False,

@@ -50,8 +50,20 @@ def load_results(path: str | os.PathLike[str]) -> xr.Dataset:
         ds = load(p)
     except (OSError, ValueError, RuntimeError) as err:
         raise ReportError(f"{p}: cannot read results ({err})") from None
+    if "paired" in ds or "scenario" in ds.dims:
+        raise ReportError(
+            f"{p}: a comparison (promosim compare --out), not one plan's results: give the "
+            "results of `promosim run --out` of each plan; the report pairs them itself"
+        )
     if "scenario_toml" not in ds.attrs or "gmv" not in ds or "replicate" not in ds.dims:
         raise ReportError(f"{p}: not promosim results (no scenario, gmv or replicates inside)")
+    try:  # what every part of the report reads
+        from sim.metrics import kpis
+
+        _scenario(ds)
+        kpis(ds)
+    except (KeyError, ValueError, tomllib.TOMLDecodeError) as err:
+        raise ReportError(f"{p}: incomplete promosim results ({err})") from None
     return ds
 
 
@@ -591,6 +603,10 @@ def write_report(
             f"--pdf needs Chromium at {chromium} (Debian: apt-get install chromium); "
             "or open the HTML in a browser and print it to PDF"
         )
+    for t in targets:
+        for p in paths:
+            if t.exists() and Path(p).exists() and t.samefile(p):
+                raise ReportError(f"{t}: is one of the results files; choose another --out")
     datasets = [load_results(p) for p in paths]
     page, warnings = build_report(datasets, names, title)
     tmp_html = out.with_name(f".{out.name}.{os.getpid()}.tmp.html")
@@ -601,6 +617,8 @@ def write_report(
             html_to_pdf(tmp_html, tmp_pdf, chromium)
             os.replace(tmp_pdf, Path(pdf))
         os.replace(tmp_html, out)
+    except OSError as err:
+        raise ReportError(f"{out}: cannot write ({err.strerror or err})") from None
     finally:
         tmp_html.unlink(missing_ok=True)
         if tmp_pdf is not None:

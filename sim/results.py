@@ -15,6 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+# xarray imports dask lazily, the first time a Dataset is built: a Ctrl-C or SIGTERM that
+# lands in that import leaves dask half-imported, and saving the replicates finished so
+# far then fails (`dask` has no attribute `utils`, seen here). Imported with this module,
+# before any work, the import cannot be cut.
+import dask  # noqa: F401
 import numpy as np
 import xarray as xr
 

@@ -128,3 +128,84 @@ def test_interrupt_exits_130_without_traceback(baseline_path):
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130, err
     assert "Traceback" not in err
+
+
+def test_interrupts_are_held_until_the_block_is_done():
+    """What saving results runs in: a Ctrl-C in the middle neither stops it nor is lost."""
+    import os
+    import signal
+
+    from sim.cli import interrupts_held
+
+    done = []
+    with pytest.raises(KeyboardInterrupt), interrupts_held():
+        os.kill(os.getpid(), signal.SIGINT)
+        done.append(1)  # still running after the signal
+    assert done == [1]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_sigterm_saves_the_finished_replicates(smoke_path, tmp_path):
+    """A scheduler's or `timeout`'s SIGTERM stops a run as Ctrl-C does: the replicates
+    finished so far are saved, and the command says so (it used to die silently, with
+    nothing saved)."""
+    import signal
+    import time
+
+    import xarray as xr
+
+    exe = Path(sys.executable).parent / "promosim"
+    warm = [str(exe), "run", str(smoke_path), "--replicates", "1", "--shoppers", "2000"]
+    subprocess.run(warm, check=True, capture_output=True, timeout=900)
+    out = tmp_path / "r.nc"
+    args = [str(exe), "run", str(smoke_path), "--replicates", "2000", "--shoppers", "20000"]
+    p = subprocess.Popen([*args, "--out", str(out)], stderr=subprocess.PIPE, text=True)
+    time.sleep(10)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 130, err
+    assert "Traceback" not in err and "finished replicates saved to" in err
+    with xr.open_dataset(out) as ds:
+        assert ds.sizes["replicate"] >= 1 and ds.attrs["complete"] == 0
+
+
+def test_outputs_that_would_replace_an_input_are_refused(smoke_path, tmp_path):
+    import shutil
+
+    scen = tmp_path / "plan.toml"
+    shutil.copy(smoke_path, scen)
+    r = runner.invoke(app, ["run", str(scen), "--out", str(scen), "--shoppers", "1000"])
+    assert r.exit_code == 2 and "is an input of this command" in r.output
+    assert scen.read_text() == smoke_path.read_text()
+    r = runner.invoke(app, ["keys", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "cannot write" in r.output
+
+
+def test_comparison_files_and_currencies(smoke_path, tmp_path):
+    """`kpis` on a saved comparison prints its paired table (it was a KeyError); `report`
+    says to give each plan's results; plans in two currencies are not compared."""
+    cmp = tmp_path / "cmp.nc"
+    base = ["--replicates", "2", "--shoppers", "2000"]
+    r = runner.invoke(app, ["compare", str(smoke_path), str(smoke_path), *base, "--out", str(cmp)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["kpis", str(cmp)])
+    assert r.exit_code == 0 and "paired replicates" in r.output, r.output
+    r = runner.invoke(app, ["report", str(cmp), "--out", str(tmp_path / "r.html")])
+    assert r.exit_code == 2 and "a comparison" in r.output
+    assert not (tmp_path / "r.html").exists()
+    usd = tmp_path / "usd.toml"
+    usd.write_text(smoke_path.read_text().replace('currency = "CNY"', 'currency = "USD"'))
+    r = runner.invoke(app, ["compare", str(smoke_path), str(usd), *base])
+    assert r.exit_code == 2 and "different currencies" in r.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--shoppers", "100000000000"],
+        ["simulate", "--threads", "0"],
+    ],
+)
+def test_sizes_beyond_the_limits_are_usage_errors(smoke_path, args):
+    r = runner.invoke(app, [args[0], str(smoke_path), *args[1:]])
+    assert r.exit_code == 2, r.output
