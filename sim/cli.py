@@ -402,6 +402,7 @@ def compare(
     from sim.comparison import compare as compare_plans
     from sim.plan import compile_plan
     from sim.render import progress_bar, render_comparison
+    from sim.runner import Interrupted
 
     if len(files) < 2:
         sys.stderr.write("error: compare needs at least two scenario files\n")
@@ -439,20 +440,26 @@ def compare(
             cmp = compare_plans(*plans, replicates=replicates, seed=seed, workers=workers,
                                 shoppers=shoppers, precision=p, kpi=kpi,
                                 max_replicates=max_replicates, progress=progress)  # fmt: skip
-        except KeyboardInterrupt:
-            sys.stderr.write("interrupted; nothing was written.\n")
+        except Interrupted as stop:
+            if stop.partial is not None and out is not None:
+                stop.partial.attrs["currency"] = scenarios[0].campaign.currency
+                where = save_results(stop.partial, out)
+                n = stop.partial.sizes["replicate"]
+                sys.stderr.write(f"interrupted: {n} paired replicates saved to {where}\n")
+            else:
+                sys.stderr.write("interrupted; nothing was written.\n")
             raise typer.Exit(code=130) from None
     cmp.attrs["currency"] = scenarios[0].campaign.currency
     cmp.attrs["best_by"] = best_by
-    where = save_results(cmp, out) if out is not None else None  # first: nothing to lose
+    saved = save_results(cmp, out) if out is not None else None  # first: nothing to lose
     render_comparison(cmp, console, best_by=best_by)
     if p is not None:
         n = cmp.sizes["replicate"]
         console.print(f"  {n} paired replicates; " + _precision_line(cmp.attrs, kpi, n),
                       markup=False)  # fmt: skip
-    if where is not None:
-        console.print(f"  comparison: {where}", markup=False)
-        if where != out:
+    if saved is not None:
+        console.print(f"  comparison: {saved}", markup=False)
+        if saved != out:
             raise typer.Exit(code=1)
 
 

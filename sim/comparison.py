@@ -20,9 +20,12 @@ from scipy import stats
 from sim.metrics import KPIS, kpis, relative_half_width
 from sim.plan import for_shoppers
 from sim.results import to_dataset
-from sim.runner import Progress, ScenarioLike, _Executor, as_plan, precision_step
+from sim.runner import Interrupted, Progress, ScenarioLike, _Executor, as_plan, precision_step
 from sim.scenario import Scenario
 
+PAIR_BLOCK = 8
+"""Replicates each plan runs before the next plan's turn (an interrupted comparison keeps
+the replicates every plan has finished)."""
 PAIRED_STATS = ("mean", "diff", "diff_low", "diff_high", "rel_diff", "p_value", "var_reduction")
 
 
@@ -83,30 +86,50 @@ def compare(
     n0 = replicates or plans[0].scenario.campaign.replicates
     ids = list(range(n0))
     labels = list(names) if names else _labels(plans)
-    results: list[list[dict[str, Any]]] = [[] for _ in plans]
+    done: list[dict[int, dict[str, Any]]] = [{} for _ in plans]  # per plan, by replicate
+
+    def stacked(common: list[int]) -> tuple[list[xr.Dataset], xr.Dataset]:
+        ks = [
+            kpis(to_dataset(p, [d[r] for r in common], common, seed, shoppers or p.shoppers))
+            for p, d in zip(plans, done, strict=True)
+        ]
+        out = stack_kpis(ks, labels)
+        out["paired"] = paired(out)
+        out.attrs.update({"seed": seed, "reference": labels[0], "kpi": kpi})
+        return ks, out
+
     with _Executor(workers, client) as ex:
         new = ids
-        while True:
-            planned = len(ids) * len(plans)
-            for i, p in enumerate(plans):
-                done0 = (len(ids) - len(new)) * len(plans) + i * len(new)
-                results[i] += ex.map(p, new, seed, shoppers, "cohort", progress, planned, done0)
-            ks = [
-                kpis(to_dataset(p, res, ids, seed, shoppers or p.shoppers))
-                for p, res in zip(plans, results, strict=True)
-            ]
-            if precision is None:
-                break
-            rel = [relative_half_width(k[kpi]) for k in ks]
-            usable = min(int(np.isfinite(k[kpi].values).sum()) for k in ks)
-            met, step = precision_step(rel, precision, len(ids), max_replicates, usable)
-            new = list(range(ids[-1] + 1, ids[-1] + 1 + step))
-            if not new:
-                break
-            ids += new
-    out = stack_kpis(ks, labels)
-    out["paired"] = paired(out)
-    out.attrs.update({"seed": seed, "reference": labels[0], "kpi": kpi})
+        current = 0
+        try:
+            while True:
+                planned = len(ids) * len(plans)
+                # the plans take turns by blocks of replicates: an interrupted comparison
+                # then has paired replicates to keep (results do not depend on the order)
+                for k in range(0, len(new), PAIR_BLOCK):
+                    block = new[k : k + PAIR_BLOCK]
+                    for current, p in enumerate(plans):
+                        done0 = sum(len(d) for d in done)
+                        res = ex.map(p, block, seed, shoppers, "cohort", progress, planned, done0)
+                        done[current].update(zip(block, res, strict=True))
+                ks, out = stacked(ids)
+                if precision is None:
+                    break
+                rel = [relative_half_width(k[kpi]) for k in ks]
+                usable = min(int(np.isfinite(k[kpi].values).sum()) for k in ks)
+                met, step = precision_step(rel, precision, len(ids), max_replicates, usable)
+                new = list(range(ids[-1] + 1, ids[-1] + 1 + step))
+                if not new:
+                    break
+                ids += new
+        except KeyboardInterrupt:
+            # keep the replicates every plan has finished: they are paired
+            done[current].update(ex.finished)
+            common = sorted(set.intersection(*(set(d) for d in done)))
+            partial = stacked(common)[1] if len(common) >= 2 else None
+            if partial is not None:
+                partial.attrs["complete"] = 0
+            raise Interrupted(partial, len(ids) * len(plans)) from None
     if precision is not None:
         out.attrs["precision_target"] = float(precision)
         out.attrs["precision_reached"] = float(max(rel))

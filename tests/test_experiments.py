@@ -614,3 +614,24 @@ def test_no_best_plan_when_the_kpi_is_undefined_everywhere() -> None:
     )
     assert best(cmp, "fulfilment_rate") is None
     assert best(cmp, "profit") == "b"
+
+
+def test_an_interrupted_comparison_keeps_its_paired_replicates() -> None:
+    """Ctrl-C (here: a progress callback that raises it) keeps the replicates every plan
+    has finished, paired and marked partial, equal to those of an uninterrupted
+    comparison; the plans take turns by blocks, so there are some to keep."""
+    base = load_scenario(SMOKE)
+    deeper = load_scenario(SMOKE, ["promotions.threshold.tiers[1].off=110"])
+
+    def stop(done: int, planned: int) -> None:
+        if done >= 21:  # block 1 of both plans (8 + 8), and 5 of block 2's first plan
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted) as got:
+        compare(base, deeper, replicates=40, shoppers=N, progress=stop)
+    part = got.value.partial
+    assert part is not None and part.attrs["complete"] == 0
+    assert list(part["replicate"].values) == list(range(8))
+    whole = compare(base, deeper, replicates=8, shoppers=N)
+    xr.testing.assert_equal(part["gmv"], whole["gmv"])
+    xr.testing.assert_equal(part["paired"], whole["paired"])
