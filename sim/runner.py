@@ -469,7 +469,10 @@ def local_cluster(workers: int, threads: int = 1) -> tuple[Any, Any]:
     # in process would see NUMBA_NUM_THREADS=1 (one thread, one replicate at a time)
     ours = {k: os.environ.get(k) for k in env}
     try:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+        conf = {"distributed.nanny.pre-spawn-environ": env, "distributed.worker.preload": [
+            "sim._worker"  # the workers leave Ctrl-C to this process
+        ]}  # fmt: skip
+        with dask.config.set(conf):
             cluster = LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,

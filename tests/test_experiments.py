@@ -81,6 +81,12 @@ def test_dask_workers_give_bit_identical_results(smoke: xr.Dataset, monkeypatch)
         got = client.run(lambda: os.environ.get("NUMBA_NUM_THREADS"))
         assert list(got.values()) == ["1", "1"]
         assert "NUMBA_NUM_THREADS" not in os.environ
+        # Ctrl-C at the terminal reaches the workers too: they leave it to this process
+        # (they printed dozens of lines of tracebacks when a sweep was interrupted)
+        import signal
+
+        got = client.run(lambda: signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
+        assert list(got.values()) == [True, True]
     finally:
         client.close()
         cluster.close()
