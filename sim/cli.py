@@ -442,14 +442,12 @@ def compare(
                                 max_replicates=max_replicates, progress=progress)  # fmt: skip
         except Interrupted as stop:
             if stop.partial is not None and out is not None:
-                stop.partial.attrs["currency"] = scenarios[0].campaign.currency
                 where = save_results(stop.partial, out)
                 n = stop.partial.sizes["replicate"]
                 sys.stderr.write(f"interrupted: {n} paired replicates saved to {where}\n")
             else:
                 sys.stderr.write("interrupted; nothing was written.\n")
             raise typer.Exit(code=130) from None
-    cmp.attrs["currency"] = scenarios[0].campaign.currency
     cmp.attrs["best_by"] = best_by
     saved = save_results(cmp, out) if out is not None else None  # first: nothing to lose
     render_comparison(cmp, console, best_by=best_by)

@@ -95,7 +95,8 @@ def compare(
         ]
         out = stack_kpis(ks, labels)
         out["paired"] = paired(out)
-        out.attrs.update({"seed": seed, "reference": labels[0], "kpi": kpi})
+        currency = plans[0].scenario.campaign.currency
+        out.attrs.update({"seed": seed, "reference": labels[0], "kpi": kpi, "currency": currency})
         return ks, out
 
     with _Executor(workers, client) as ex:
