@@ -259,6 +259,18 @@ def save_results(ds: xr.Dataset, out: Path) -> Path:
             return fallback
 
 
+def _interrupted(partial: xr.Dataset | None, out: Path | None, kind: str) -> typer.Exit:
+    """Save what an interrupted run or comparison finished (``kind`` replicates), say
+    where, and exit 130."""
+    if partial is not None and out is not None:
+        where = save_results(partial, out)
+        n = partial.sizes["replicate"]
+        sys.stderr.write(f"interrupted: {n} {kind} replicates saved to {where}\n")
+    else:
+        sys.stderr.write("interrupted; nothing was written.\n")
+    return typer.Exit(code=130)
+
+
 @contextlib.contextmanager
 def interrupts_held() -> Iterator[None]:
     """Hold Ctrl-C and SIGTERM until the block is done, then act on them: for work that
@@ -352,13 +364,7 @@ def run_cmd(
                      max_replicates=max_replicates, incremental=incremental,
                      progress=progress)  # fmt: skip
         except Interrupted as stop:
-            if stop.partial is not None and out is not None:
-                where = save_results(stop.partial, out)
-                n = stop.partial.sizes["replicate"]
-                sys.stderr.write(f"interrupted: {n} finished replicates saved to {where}\n")
-            else:
-                sys.stderr.write("interrupted; nothing was written.\n")
-            raise typer.Exit(code=130) from None
+            raise _interrupted(stop.partial, out, "finished") from None
     seconds = time.perf_counter() - start
     saved = save_results(ds, out) if out is not None else None  # first: nothing to lose
     render_kpis(summarize(kpis(ds)), console)
@@ -441,13 +447,7 @@ def compare(
                                 shoppers=shoppers, precision=p, kpi=kpi,
                                 max_replicates=max_replicates, progress=progress)  # fmt: skip
         except Interrupted as stop:
-            if stop.partial is not None and out is not None:
-                where = save_results(stop.partial, out)
-                n = stop.partial.sizes["replicate"]
-                sys.stderr.write(f"interrupted: {n} paired replicates saved to {where}\n")
-            else:
-                sys.stderr.write("interrupted; nothing was written.\n")
-            raise typer.Exit(code=130) from None
+            raise _interrupted(stop.partial, out, "paired") from None
     cmp.attrs["best_by"] = best_by
     saved = save_results(cmp, out) if out is not None else None  # first: nothing to lose
     render_comparison(cmp, console, best_by=best_by)
